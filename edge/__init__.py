@@ -1,0 +1,1 @@
+"""Edge daemon: camera -> faces -> int8 emotions -> MQTT. Never imports TensorFlow."""

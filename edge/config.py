@@ -1,0 +1,108 @@
+"""Typed settings of the edge daemon: the ``edge:`` section of ``config.yaml``.
+
+Defaults here are the measured, recommended ones, so an empty section runs the bundled sample.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from edge.configfile import Strict, load_section, resolve_path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
+BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
+
+TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+
+
+class CameraConfig(Strict):
+    """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN``, ``picamera2``,
+    ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
+
+    name: TopicName
+    source: str = Field(min_length=1)
+
+
+class DetectorConfig(Strict):
+    """BlazeFace: ``short`` range suits faces filling much of the frame (kiosk), ``full`` a room camera."""
+
+    model: Literal["short", "full"] = "full"
+    score_threshold: float = Field(0.5, gt=0, lt=1)
+    nms_iou: float = Field(0.3, gt=0, lt=1)
+    min_face_px: int = Field(20, ge=1)
+
+
+class TrackingConfig(Strict):
+    """Face identity across frames (IoU matching) and temporal smoothing of the emotion scores."""
+
+    iou_threshold: float = Field(0.3, gt=0, lt=1)
+    max_missed_frames: int = Field(5, ge=0)
+    ema_alpha: float = Field(0.5, gt=0, le=1)
+    hysteresis: float = Field(0.1, ge=0, lt=1)
+
+
+class TlsConfig(Strict):
+    ca_file: Optional[Path] = None
+    cert_file: Optional[Path] = None
+    key_file: Optional[Path] = None
+    insecure: bool = False
+
+    _resolve = field_validator("ca_file", "cert_file", "key_file")(resolve_path)
+
+
+class MqttConfig(Strict):
+    host: str = "localhost"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: Optional[str] = None
+    username: Optional[str] = None
+    password_file: Optional[Path] = None
+    password_env: Optional[str] = None
+    tls: Optional[TlsConfig] = None
+    topic_prefix: str = Field("emotion", pattern=r"^[A-Za-z0-9_/-]+$")
+    qos: Literal[0, 1, 2] = 1
+    keepalive_s: int = Field(30, ge=5)
+
+    _resolve = field_validator("password_file")(resolve_path)
+
+
+class EventsConfig(Strict):
+    """When to publish: on appearance and on a change of the smoothed emotion, plus an optional heartbeat."""
+
+    heartbeat_s: Optional[float] = Field(None, gt=0)
+    snapshots: bool = False
+    stats_interval_s: float = Field(10.0, gt=0)
+
+
+class EdgeConfig(Strict):
+    device: TopicName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "edge")
+    accelerator: Literal["cpu", "edgetpu"] = "cpu"
+    edgetpu_fallback_to_cpu: bool = False
+    model: Path = BUNDLED_MODEL
+    threads: int = Field(1, ge=1, le=64)
+    cameras: list[CameraConfig] = Field(default_factory=lambda: [CameraConfig(name="sample", source=str(BUNDLED_SAMPLE))])
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+
+    @field_validator("model")
+    @classmethod
+    def _model_path(cls, value: Path, info: ValidationInfo) -> Path:
+        return resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _unique_camera_names(self) -> "EdgeConfig":
+        names = [camera.name for camera in self.cameras]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"camera name {duplicates[0]!r} is used twice")
+        return self
+
+
+def load(path: Path | None, overrides: dict | None = None) -> EdgeConfig:
+    return load_section(path, "edge", EdgeConfig, overrides)

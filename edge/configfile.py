@@ -1,0 +1,112 @@
+"""Load one section of the shared ``config.yaml`` into a validated pydantic model.
+
+Both programs read the same file (``trainer:`` and ``edge:`` sections). This module is the single place
+that turns YAML plus command-line overrides into typed settings, and turns every validation problem into
+one line naming the key, so a typo never becomes a traceback or a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from edge.errors import UserError
+
+SECTIONS = ("trainer", "edge")
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ConfigError(UserError):
+    """A missing, unreadable or invalid configuration file or key."""
+
+
+class Strict(BaseModel):
+    """Base for every settings block: unknown keys are errors, assignments are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping, checked for unknown sections."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'trainer:' and/or 'edge:' at the top level")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: {unknown[0]}: unknown section (expected one of {', '.join(SECTIONS)})")
+    return data
+
+
+def apply_overrides(section: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Set dotted keys (``mqtt.host``) from the command line; ``None`` means 'not given, keep the file's'."""
+    merged = dict(section)
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = merged
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            child = node.get(key)
+            node[key] = dict(child) if isinstance(child, dict) else {}
+            node = node[key]
+        node[leaf] = value
+    return merged
+
+
+def describe(error: ValidationError, section: str, source: str) -> str:
+    """The first validation problem as one line: ``config.yaml: edge.mqtt.port: Input should be ... (got 'x')``."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in (section, *first["loc"]))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif "input" in first and not isinstance(first["input"], (dict, list)):
+        message += f" (got {first['input']!r})"
+    return f"{source}: {key}: {message}"
+
+
+def load_section(
+    path: Path | None,
+    section: str,
+    model: type[Model],
+    overrides: Mapping[str, Any] | None = None,
+) -> Model:
+    """Validate ``section`` of the file at ``path`` (or defaults when ``path`` is None), overrides applied.
+
+    Relative paths in the file are resolved against the file's own folder, so the same config works
+    whatever directory the service or the user starts from.
+    """
+    data = read_yaml(path) if path is not None else {}
+    raw = data.get(section) or {}
+    source = str(path) if path is not None else "command line"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {section}: expected a mapping")
+    raw = apply_overrides(raw, overrides or {})
+    base_dir = path.resolve().parent if path is not None else Path.cwd()
+    try:
+        return model.model_validate(raw, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, section, source)) from None
+
+
+def resolve_path(value: Path | None, info) -> Path | None:
+    """Field validator helper: a relative path is taken relative to the config file's folder."""
+    if value is None or value.is_absolute():
+        return value
+    base = (info.context or {}).get("base_dir") if info is not None else None
+    return (Path(base) / value) if base else value

@@ -1,0 +1,1 @@
+"""Shared fixtures: small synthetic datasets, so the suite never needs ../shared."""

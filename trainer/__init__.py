@@ -1,0 +1,1 @@
+"""Trainer: dataset audit, MobileNetV2 training, quantization-aware fine-tuning, int8 export, evaluation."""

@@ -1,0 +1,108 @@
+"""``trainer``: one verb per job (eda, train, export, evaluate), every option also a ``config.yaml`` key."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from edge.errors import exit_on_user_error
+from trainer import config as trainer_config
+
+# tensorflow-model-optimization only supports Keras 2; make every TensorFlow import below use tf-keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def default_config_path() -> Path | None:
+    path = Path("config.yaml")
+    return path if path.is_file() else None
+
+
+def absolute(value: str | None) -> Path | None:
+    """Command-line paths are relative to the working directory (the file's are relative to the file)."""
+    return Path(value).resolve() if value is not None else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainer", description=__doc__)
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    eda = verbs.add_parser("eda", help="audit a folder dataset and write a visual report and a cleaned manifest")
+    eda.add_argument("data_dir", nargs="?", help="dataset root with train/ validation/ test/ (trainer.data_dir)")
+    eda.add_argument("--out", help="report folder (trainer.eda.out_dir)")
+    eda.add_argument("--no-label-noise", action="store_true", help="skip the label-noise model (trainer.eda.label_noise)")
+
+    train = verbs.add_parser("train", help="train the float model, then fine-tune it quantization-aware")
+    train.add_argument("--data", help="dataset root (trainer.data_dir)")
+    train.add_argument("--manifest", help="cleaned manifest from 'trainer eda' (trainer.manifest)")
+    train.add_argument("--out", help="run folder for checkpoints and logs (trainer.train.out_dir)")
+    train.add_argument("--epochs", type=int, help="float training epochs (trainer.train.epochs)")
+    train.add_argument("--qat-epochs", type=int, help="quantization-aware epochs (trainer.qat.epochs)")
+    train.add_argument("--batch-size", type=int, help="(trainer.train.batch_size)")
+    train.add_argument("--seed", type=int, help="(trainer.train.seed)")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+
+    export = verbs.add_parser("export", help="write the int8 (and float) TFLite model with its labels file")
+    export.add_argument("--run", help="run folder written by 'trainer train' (trainer.train.out_dir)")
+    export.add_argument("--int8", action="store_true", help="full-integer int8 TFLite (the edge model)")
+    export.add_argument("--out", help="int8 model path (trainer.export.out)")
+    export.add_argument("--data", help="dataset root for calibration and the validation check (trainer.data_dir)")
+
+    evaluate = verbs.add_parser("evaluate", help="metrics, confusion matrix, calibration and saliency on a split")
+    evaluate.add_argument("models", nargs="+", help=".tflite files and/or Keras run folders to compare")
+    evaluate.add_argument("--data", help="dataset root (trainer.data_dir)")
+    evaluate.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    evaluate.add_argument("--out", default="reports/evaluation", help="report folder")
+    return parser
+
+
+def overrides_for(args: argparse.Namespace) -> dict:
+    """Map command-line options to dotted config keys; options left out keep the file's values."""
+    common = {"data_dir": absolute(getattr(args, "data_dir", None) or getattr(args, "data", None))}
+    if args.verb == "eda":
+        return {**common, "eda.out_dir": absolute(args.out), "eda.label_noise": False if args.no_label_noise else None}
+    if args.verb == "train":
+        return {
+            **common,
+            "manifest": absolute(args.manifest),
+            "train.out_dir": absolute(args.out),
+            "train.epochs": args.epochs,
+            "qat.epochs": args.qat_epochs,
+            "train.batch_size": args.batch_size,
+            "train.seed": args.seed,
+        }
+    if args.verb == "export":
+        return {**common, "train.out_dir": absolute(args.run), "export.out": absolute(args.out)}
+    return common
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    config_path = args.config if args.config is not None else default_config_path()
+    settings = trainer_config.load(config_path, overrides_for(args))
+    if args.verb == "eda":
+        from trainer.eda import run_audit
+
+        return run_audit(settings)
+    if args.verb == "train":
+        from trainer.train import run_training
+
+        return run_training(settings, resume=args.resume)
+    if args.verb == "export":
+        from trainer.export import run_export
+
+        return run_export(settings, int8=args.int8)
+    from trainer.evaluate import run_evaluation
+
+    return run_evaluation(settings, [Path(m) for m in args.models], args.split, Path(args.out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return exit_on_user_error("trainer", dispatch, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

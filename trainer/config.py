@@ -1,0 +1,98 @@
+"""Typed settings of the trainer: the ``trainer:`` section of ``config.yaml``.
+
+Every CLI option of ``trainer`` maps to a key here; the command line overrides the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from edge.configfile import Strict, load_section, resolve_path
+
+DEFAULT_CLASSES = ["happy", "neutral", "sad", "surprise"]
+SPLITS = ("train", "validation", "test")
+ExclusionReason = Literal["corrupt", "wrong_format", "duplicate", "leak", "blank", "extreme_brightness", "no_face", "label_issue"]
+
+
+class PathFields(Strict):
+    """Settings blocks whose Path fields are relative to the config file's folder."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _resolve(cls, value, info: ValidationInfo):
+        return resolve_path(value, info) if isinstance(value, Path) else value
+
+
+class EdaConfig(PathFields):
+    out_dir: Path = Path("reports/eda")
+    image_size: int = Field(48, ge=8, description="expected width and height of every image")
+    near_duplicate_bits: int = Field(4, ge=0, le=32, description="max Hamming distance of 64-bit perceptual hashes")
+    blank_std: float = Field(6.0, ge=0, description="pixel standard deviation below which an image is blank")
+    dark_mean: float = Field(20.0, ge=0, le=255)
+    bright_mean: float = Field(235.0, ge=0, le=255)
+    label_noise: bool = True
+    folds: int = Field(5, ge=2)
+    exclude: list[ExclusionReason] = Field(
+        default_factory=lambda: ["corrupt", "wrong_format", "duplicate", "leak", "blank"],
+        description="which findings remove a file from the cleaned manifest",
+    )
+
+
+class ModelConfig(Strict):
+    """A compact MobileNetV2 adapted to small face crops."""
+
+    input_size: int = Field(48, ge=32, le=224)
+    alpha: float = Field(0.5, gt=0, le=1.4)
+    stem_stride: Literal[1, 2] = 1
+    last_channels: int = Field(640, ge=64)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    bn_momentum: float = Field(0.9, gt=0, lt=1)
+
+
+class TrainConfig(PathFields):
+    out_dir: Path = Path("runs/default")
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(5e-5, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    mixup: float = Field(0.0, ge=0, description="Beta(a, a) mixup strength; 0 disables")
+    class_weighting: bool = True
+    patience: int = Field(10, ge=1, description="epochs without a better validation macro-F1 before stopping")
+    seed: int = 42
+    max_steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap for smoke runs")
+
+
+class QatConfig(Strict):
+    epochs: int = Field(4, ge=0)
+    learning_rate: float = Field(1e-4, gt=0)
+
+
+class ExportConfig(PathFields):
+    out: Path = Path("edge/models/emotion_int8.tflite")
+    calibration_samples: int = Field(300, ge=1)
+    max_int8_drop: float = Field(0.015, ge=0, description="max accuracy the int8 file may trail its float model by")
+
+
+class TrainerConfig(PathFields):
+    data_dir: Path = Path("../shared/data/fer2013-4class")
+    classes: list[str] = Field(default_factory=lambda: list(DEFAULT_CLASSES), min_length=2)
+    manifest: Optional[Path] = Field(None, description="cleaned manifest written by 'trainer eda'; None uses every file")
+    eda: EdaConfig = Field(default_factory=EdaConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    qat: QatConfig = Field(default_factory=QatConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @model_validator(mode="after")
+    def _distinct_classes(self) -> "TrainerConfig":
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes must be distinct")
+        return self
+
+
+def load(path: Path | None, overrides: dict | None = None) -> TrainerConfig:
+    return load_section(path, "trainer", TrainerConfig, overrides)
