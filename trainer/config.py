@@ -47,7 +47,7 @@ class ModelConfig(Strict):
     input_size: int = Field(48, ge=32, le=224)
     alpha: float = Field(0.5, gt=0, le=1.4)
     stem_stride: Literal[1, 2] = 1
-    last_channels: int = Field(640, ge=64)
+    last_channels: int = Field(1024, ge=64)
     dropout: float = Field(0.2, ge=0, lt=1)
     bn_momentum: float = Field(0.9, gt=0, lt=1)
 

@@ -1,0 +1,60 @@
+"""A compact MobileNetV2 for small grayscale face crops, in tf-keras (Keras 2, which QAT requires).
+
+Why not ``tf_keras.applications.MobileNetV2``: its stride-2 stem throws away half of a 48x48 face before
+the first block, its BatchNorm momentum (0.999) leaves validation at chance for many epochs when trained
+from scratch, and it expects three colour channels. Same blocks, adapted: configurable stem stride,
+momentum 0.9, one gray channel, and pixel normalisation folded in so the model takes raw 0..255 pixels.
+"""
+
+from __future__ import annotations
+
+import tf_keras as keras
+from tf_keras import layers
+
+from trainer.config import ModelConfig
+
+# (expansion, output channels at alpha 1, repeats, first stride) — the MobileNetV2 paper's table 2.
+BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def make_divisible(channels: float, divisor: int = 8) -> int:
+    """Round a channel count to a multiple of 8, as MobileNetV2 does, never losing more than 10%."""
+    rounded = max(divisor, int(channels + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * channels else rounded
+
+
+def conv_bn(x, filters: int, kernel: int, stride: int, momentum: float, activate: bool = True):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=momentum)(x)
+    return layers.ReLU(6.0)(x) if activate else x
+
+
+def inverted_residual(x, expansion: int, filters: int, stride: int, momentum: float):
+    """Expand (1x1), filter (3x3 depthwise), project (1x1, linear); a skip connection when shapes match."""
+    inputs = x
+    if expansion != 1:
+        x = conv_bn(x, x.shape[-1] * expansion, 1, 1, momentum)
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=momentum)(x)
+    x = layers.ReLU(6.0)(x)
+    x = conv_bn(x, filters, 1, 1, momentum, activate=False)
+    if stride == 1 and inputs.shape[-1] == filters:
+        x = layers.Add()([inputs, x])
+    return x
+
+
+def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
+    """Raw gray pixels (0..255, shape SxSx1) in, class probabilities out."""
+    momentum = settings.bn_momentum
+    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    x = conv_bn(x, make_divisible(32 * settings.alpha), 3, settings.stem_stride, momentum)
+    for expansion, channels, repeats, stride in BLOCKS:
+        for index in range(repeats):
+            filters = make_divisible(channels * settings.alpha)
+            x = inverted_residual(x, expansion, filters, stride if index == 0 else 1, momentum)
+    x = conv_bn(x, settings.last_channels, 1, 1, momentum)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(settings.dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"mobilenetv2_a{settings.alpha:g}_{settings.input_size}")

@@ -1,0 +1,122 @@
+"""Images in memory and the tf.data pipelines that feed training and evaluation.
+
+FER-sized datasets (25k crops of 48x48) fit in a few tens of MB, so every split is decoded once into a
+uint8 array; augmentation then runs batched, in the graph, which keeps 2 CPU cores busy on the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from tqdm import tqdm
+
+from edge.errors import UserError
+from trainer.config import TrainerConfig
+from trainer.dataset import split_files
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # (N, S, S, 1) uint8, raw pixels
+    labels: np.ndarray  # (N,) int
+    paths: list[Path]
+
+
+def read_gray(path: Path, size: int) -> np.ndarray:
+    """One image as SxS gray uint8; an unreadable file is a user error naming it."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise UserError(f"{path}: cannot decode image (run 'trainer eda' to exclude broken files)")
+    if image.shape != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR)
+    return image
+
+
+def load_split(settings: TrainerConfig, split: str, size: int | None = None) -> Split:
+    size = size or settings.model.input_size
+    paths, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
+    images = np.stack([read_gray(p, size) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False)])
+    return Split(images[..., None], np.asarray(labels, dtype=np.int64), paths)
+
+
+def augmenter(seed: int) -> keras.Sequential:
+    """Face-safe augmentation: mirror, small rotation/shift/zoom, brightness/contrast. No vertical flips."""
+    return keras.Sequential(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed),
+            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),  # about +-15 degrees
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomZoom((-0.15, 0.1), fill_mode="reflect", seed=seed + 3),
+            keras.layers.RandomContrast(0.3, seed=seed + 4),
+            keras.layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed + 5),
+        ],
+        name="augment",
+    )
+
+
+def random_erasing(images: tf.Tensor, probability: float = 0.5, max_fraction: float = 0.3) -> tf.Tensor:
+    """Blank one random rectangle per image (occlusion by hands, glasses, masks)."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    h = tf.cast(tf.cast(height, tf.float32) * tf.random.uniform([batch], 0.1, max_fraction), tf.int32)
+    w = tf.cast(tf.cast(width, tf.float32) * tf.random.uniform([batch], 0.1, max_fraction), tf.int32)
+    y0 = tf.cast(tf.random.uniform([batch]) * tf.cast(height - h, tf.float32), tf.int32)
+    x0 = tf.cast(tf.random.uniform([batch]) * tf.cast(width - w, tf.float32), tf.int32)
+    rows = tf.range(height)[None, :, None]
+    cols = tf.range(width)[None, None, :]
+    inside = (
+        (rows >= y0[:, None, None]) & (rows < (y0 + h)[:, None, None])
+        & (cols >= x0[:, None, None]) & (cols < (x0 + w)[:, None, None])
+    )
+    chosen = tf.random.uniform([batch, 1, 1]) < probability
+    fill = tf.random.uniform([batch, 1, 1, 1], 0, 255)
+    return tf.where((inside & chosen)[..., None], fill, images)
+
+
+def training_dataset(split: Split, num_classes: int, batch_size: int, seed: int, mixup: float = 0.0) -> tf.data.Dataset:
+    """Shuffled, augmented batches of (float pixels 0..255, one-hot labels)."""
+    augment = augmenter(seed)
+    onehot = np.eye(num_classes, dtype=np.float32)[split.labels]
+    dataset = tf.data.Dataset.from_tensor_slices((split.images, onehot))
+    dataset = dataset.shuffle(len(split.labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
+
+    def transform(images, labels):
+        images = tf.clip_by_value(augment(tf.cast(images, tf.float32), training=True), 0.0, 255.0)
+        return random_erasing(images), labels
+
+    dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    if mixup > 0:
+        dataset = dataset.map(lambda x, y: mix(x, y, mixup), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def mix(images: tf.Tensor, labels: tf.Tensor, alpha: float):
+    """Mixup: convex combinations of pairs within the batch, labels mixed alike."""
+    gamma_a = tf.random.gamma([1], alpha)
+    gamma_b = tf.random.gamma([1], alpha)
+    lam = gamma_a / (gamma_a + gamma_b)
+    order = tf.random.shuffle(tf.range(tf.shape(images)[0]))
+    images = lam * images + (1 - lam) * tf.gather(images, order)
+    labels = lam * labels + (1 - lam) * tf.gather(labels, order)
+    return images, labels
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256, flip_average: bool = False) -> np.ndarray:
+    """Class probabilities of a Keras model; with ``flip_average`` the mean over the image and its mirror."""
+    probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    if flip_average:
+        probs = (probs + model.predict(images[:, :, ::-1].astype(np.float32), batch_size=batch_size, verbose=0)) / 2
+    return probs
+
+
+def class_weights(labels: Sequence[int], num_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights normalised to mean 1, so rare classes count as much as common ones."""
+    counts = np.bincount(np.asarray(labels), minlength=num_classes).astype(np.float64)
+    weights = counts.sum() / (num_classes * np.maximum(counts, 1))
+    return {index: float(w) for index, w in enumerate(weights)}

@@ -1,0 +1,151 @@
+"""``trainer train``: float training with model selection on validation macro-F1, then QAT fine-tuning.
+
+A run folder holds everything needed to resume, export and audit a run:
+``config.json``, ``float/`` and ``qat/`` (best weights, selection record, history.csv, resumable backup),
+``tensorboard/`` and ``curves.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from edge.errors import UserError
+from trainer.config import TrainerConfig
+from trainer.metrics import macro_f1
+from trainer.model import build_model
+from trainer.pipeline import Split, class_weights, load_split, training_dataset
+from trainer.quantize import quantize_for_training
+
+RECORD = "selected.json"  # the epoch chosen on validation, with its scores
+WEIGHTS = "best.weights.h5"
+
+
+class SelectOnValidation(keras.callbacks.Callback):
+    """Adds ``val_accuracy`` and ``val_macro_f1`` to the epoch logs and keeps the weights of the best epoch.
+
+    Keras' own validation reports loss and accuracy; the deployment target is macro-F1 (sad and neutral
+    matter as much as happy), so selection and early stopping look at that.
+    """
+
+    def __init__(self, validation: Split, num_classes: int, folder: Path):
+        super().__init__()
+        self.validation, self.num_classes, self.folder = validation, num_classes, folder
+        record = folder / RECORD
+        self.best = json.loads(record.read_text())["val_macro_f1"] if record.exists() else -1.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        probs = self.model.predict(self.validation.images.astype(np.float32), batch_size=256, verbose=0)
+        logs["val_accuracy"] = float((probs.argmax(1) == self.validation.labels).mean())
+        logs["val_macro_f1"] = macro_f1(self.validation.labels, probs, self.num_classes)
+        if logs["val_macro_f1"] > self.best:
+            self.best = logs["val_macro_f1"]
+            self.model.save_weights(self.folder / WEIGHTS)
+            record = {"epoch": epoch + 1, "val_macro_f1": logs["val_macro_f1"], "val_accuracy": logs["val_accuracy"]}
+            (self.folder / RECORD).write_text(json.dumps(record, indent=2))
+        print(f"  epoch {epoch + 1}: val_accuracy {logs['val_accuracy']:.4f} val_macro_f1 {logs['val_macro_f1']:.4f} (best {self.best:.4f})", flush=True)
+
+
+def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
+    run_dir = settings.train.out_dir
+    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+        raise UserError(f"{run_dir}: run folder is not empty (pass --resume to continue it, or --out for a new run)")
+    if resume and not (run_dir / "config.json").exists():
+        raise UserError(f"{run_dir}: nothing to resume (no config.json)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (run_dir / "config.json").write_text(settings.model_dump_json(indent=2))
+    return run_dir
+
+
+def phase_callbacks(phase_dir: Path, run_dir: Path, validation: Split, settings: TrainerConfig) -> list:
+    """Order matters: selection first, so the logs the others see already hold the validation scores."""
+    return [
+        SelectOnValidation(validation, len(settings.classes), phase_dir),
+        keras.callbacks.EarlyStopping("val_macro_f1", mode="max", patience=settings.train.patience),
+        keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / phase_dir.name), write_graph=False),
+        keras.callbacks.BackupAndRestore(str(phase_dir / "backup")),
+    ]
+
+
+def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int) -> None:
+    """Fit one phase (float or QAT), resumable; skipped when the phase already finished."""
+    if (phase_dir / "done").exists():
+        print(f"{phase_dir.name}: already trained, skipping", flush=True)
+        return
+    phase_dir.mkdir(parents=True, exist_ok=True)
+    steps = len(train.labels) // settings.train.batch_size
+    if settings.train.max_steps_per_epoch:
+        steps = min(steps, settings.train.max_steps_per_epoch)
+    dataset = training_dataset(train, len(settings.classes), settings.train.batch_size, settings.train.seed, settings.train.mixup)
+    started = time.time()
+    model.fit(
+        dataset.repeat(),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        class_weight=class_weights(train.labels, len(settings.classes)) if settings.train.class_weighting else None,
+        callbacks=phase_callbacks(phase_dir, run_dir, validation, settings),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    (phase_dir / "done").write_text(json.dumps({"seconds": round(time.time() - started, 1)}))
+
+
+def compile_model(model, learning_rate, settings: TrainerConfig) -> None:
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=settings.train.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=settings.train.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def cosine_schedule(peak: float, epochs: int, steps_per_epoch: int, warmup_epochs: int = 2):
+    warmup = min(warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        peak * 0.1, max(epochs * steps_per_epoch - warmup, 1), alpha=0.01, warmup_target=peak, warmup_steps=warmup
+    )
+
+
+def load_float(run_dir: Path, settings: TrainerConfig) -> keras.Model:
+    model = build_model(settings.model, len(settings.classes))
+    model.load_weights(run_dir / "float" / WEIGHTS)
+    return model
+
+
+def load_qat(run_dir: Path, settings: TrainerConfig) -> keras.Model:
+    model = quantize_for_training(build_model(settings.model, len(settings.classes)))
+    model.load_weights(run_dir / "qat" / WEIGHTS)
+    return model
+
+
+def run_training(settings: TrainerConfig, resume: bool = False) -> int:
+    run_dir = prepare_run_dir(settings, resume)
+    keras.utils.set_random_seed(settings.train.seed)
+    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    print(f"train {len(train.labels)} images, validation {len(validation.labels)}; run folder {run_dir}", flush=True)
+    steps = len(train.labels) // settings.train.batch_size
+    if settings.train.max_steps_per_epoch:
+        steps = min(steps, settings.train.max_steps_per_epoch)
+
+    model = build_model(settings.model, len(settings.classes))
+    compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
+    fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs)
+
+    if settings.qat.epochs:
+        qat_model = quantize_for_training(load_float(run_dir, settings))
+        schedule = keras.optimizers.schedules.CosineDecay(settings.qat.learning_rate, settings.qat.epochs * steps, alpha=0.1)
+        compile_model(qat_model, schedule, settings)
+        fit_phase(qat_model, run_dir / "qat", run_dir, train, validation, settings, settings.qat.epochs)
+
+    from trainer.figures import plot_training_curves
+
+    plot_training_curves(run_dir)
+    print(f"done: {run_dir}", flush=True)
+    return 0
