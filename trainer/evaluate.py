@@ -1,0 +1,108 @@
+"""``trainer evaluate``: several models on one split, side by side, with pictures a person can check.
+
+Writes ``metrics.json``, ``report.md`` and PNGs to the output folder: a confusion matrix per model, one
+reliability plot, the most confident mistakes, and Grad-CAM maps per class for Keras run folders.
+Any folder dataset of the same layout can be evaluated, so other datasets can be studied too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import UserError
+from trainer.config import TrainerConfig
+from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
+from trainer.metrics import calibration_bins, summarize
+from trainer.pipeline import Split, load_split
+from trainer.saliency import grad_cam, overlay
+from trainer.tflite import predict_tflite
+
+
+@dataclass
+class Candidate:
+    name: str
+    probs: np.ndarray
+    keras_model: object | None = None
+
+
+def keras_candidates(run_dir: Path, settings: TrainerConfig, split: Split) -> list[Candidate]:
+    """The float model and, when trained, the QAT model of a run folder."""
+    from trainer.train import load_float, load_qat
+
+    run_settings = TrainerConfig.model_validate_json((run_dir / "config.json").read_text())
+    run_settings.train.out_dir = run_dir
+    found = [Candidate(f"{run_dir.name} float (Keras)", None, load_float(run_dir, run_settings))]
+    if (run_dir / "qat" / "best.weights.h5").exists():
+        found.append(Candidate(f"{run_dir.name} QAT (Keras)", None, load_qat(run_dir, run_settings)))
+    for candidate in found:
+        candidate.probs = candidate.keras_model.predict(split.images.astype(np.float32), batch_size=256, verbose=0)
+    return found
+
+
+def candidates_for(path: Path, settings: TrainerConfig, split: Split) -> list[Candidate]:
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise UserError(f"{path}: not a run folder of 'trainer train' (no config.json)")
+        return keras_candidates(path, settings, split)
+    if path.suffix != ".tflite" or not path.is_file():
+        raise UserError(f"{path}: expected a .tflite file or a run folder")
+    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0]))]
+
+
+def confident_mistakes(split: Split, candidate: Candidate, classes: list[str], out: Path, count: int = 24) -> Path:
+    predicted = candidate.probs.argmax(1)
+    wrong = np.flatnonzero(predicted != split.labels)
+    worst = wrong[np.argsort(-candidate.probs[wrong].max(1))][:count]
+    captions = [f"{classes[split.labels[i]]}->{classes[predicted[i]]} {candidate.probs[i].max():.2f}" for i in worst]
+    return plot_image_grid([split.images[i] for i in worst], captions, f"most confident mistakes: {candidate.name} (true->predicted)", out)
+
+
+def saliency_grid(split: Split, candidate: Candidate, classes: list[str], out: Path, per_class: int = 6) -> Path:
+    """Grad-CAM on correctly classified examples of each class, one row per class."""
+    predicted = candidate.probs.argmax(1)
+    images, captions = [], []
+    for index, name in enumerate(classes):
+        right = np.flatnonzero((split.labels == index) & (predicted == index))[:per_class]
+        if len(right) == 0:
+            continue
+        cams = grad_cam(candidate.keras_model, split.images[right].astype(np.float32), split.labels[right])
+        images += [overlay(split.images[i], cam) for i, cam in zip(right, cams)]
+        captions += [f"{name} {candidate.probs[i, index]:.2f}" for i in right]
+    return plot_image_grid(images, captions, f"Grad-CAM: {candidate.name}", out, columns=per_class)
+
+
+def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
+    header = "| model | accuracy | macro-F1 | weighted-F1 | ECE | " + " | ".join(f"{c} F1" for c in classes) + " |"
+    rule = "|" + "---|" * (5 + len(classes))
+    rows = [
+        f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['weighted_f1']:.4f} | {m['ece']:.4f} | "
+        + " | ".join(f"{m['per_class'][c]['f1']:.3f}" for c in classes) + " |"
+        for name, m in results.items()
+    ]
+    return "\n".join([header, rule, *rows])
+
+
+def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    split = load_split(settings, split_name)
+    candidates = [c for path in models for c in candidates_for(path, settings, split)]
+    results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
+    figures = []
+    for number, candidate in enumerate(candidates, 1):
+        figures.append(plot_confusion(results[candidate.name]["confusion"], settings.classes, candidate.name, out / f"confusion_{number}.png"))
+        figures.append(confident_mistakes(split, candidate, settings.classes, out / f"mistakes_{number}.png"))
+        if candidate.keras_model is not None:
+            figures.append(saliency_grid(split, candidate, settings.classes, out / f"gradcam_{number}.png"))
+    figures.append(plot_reliability({c.name: calibration_bins(split.labels, c.probs) for c in candidates}, out / "reliability.png"))
+    (out / "metrics.json").write_text(json.dumps({"split": split_name, "data_dir": str(settings.data_dir), "results": results}, indent=2))
+    table = markdown_table(results, settings.classes)
+    report = [f"# Evaluation on `{split_name}` ({len(split.labels)} images of {settings.data_dir.name})", "", table, ""]
+    report += [f"![{figure.stem}]({figure.name})" for figure in figures]
+    (out / "report.md").write_text("\n".join(report) + "\n")
+    print(table)
+    print(f"report: {out / 'report.md'}")
+    return 0

@@ -1,0 +1,144 @@
+"""``trainer export --int8``: a full-integer TFLite model for the edge, its float twin, and the model contract.
+
+The int8 file is checked before it replaces the shipped model: only Edge TPU-compatible ops, every tensor
+integer, and its validation accuracy within ``export.max_int8_drop`` of the float model's, measured on the
+TFLite files themselves with the same interpreter the device uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from edge.errors import UserError
+from trainer.config import TrainerConfig
+from trainer.dataset import split_files
+from trainer.metrics import summarize
+from trainer.pipeline import Split, load_split
+from trainer.tflite import INT8_INPUT_DESCRIPTION, predict_tflite, tflite_ops, tflite_tensor_dtypes
+
+# Operators the Edge TPU compiler maps to the TPU (coral.ai/docs/edgetpu/models-intro, "supported operations").
+EDGETPU_OPS = frozenset(
+    "ADD AVERAGE_POOL_2D CONCATENATION CONV_2D DEPTHWISE_CONV_2D EXPAND_DIMS FULLY_CONNECTED L2_NORMALIZATION "
+    "LOGISTIC MAXIMUM MAX_POOL_2D MEAN MINIMUM MUL PACK PAD PRELU QUANTIZE REDUCE_MAX REDUCE_MIN RELU RELU6 "
+    "RELU_N1_TO_1 RESHAPE RESIZE_BILINEAR RESIZE_NEAREST_NEIGHBOR RSQRT SLICE SOFTMAX SPACE_TO_DEPTH SPLIT "
+    "SQUEEZE STRIDED_SLICE SUB SUM SQUARED_DIFFERENCE TANH TRANSPOSE TRANSPOSE_CONV".split()
+)
+
+
+class ExportCheckFailed(UserError):
+    exit_code = 3
+
+
+def calibration_images(split: Split, count: int, seed: int) -> np.ndarray:
+    """A class-stratified random sample of training images for the int8 calibration."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(split.labels))[:count]
+    return split.images[order].astype(np.float32)
+
+
+def convert_int8(model, calibration: np.ndarray) -> bytes:
+    """Full-integer conversion: int8 weights and activations, uint8 raw-pixel input, uint8 probabilities."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+def convert_float(model) -> bytes:
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def check_edgetpu_compatible(path: Path) -> list[str]:
+    """The int8 file's operator list, raising if any op or tensor would keep it off the Edge TPU."""
+    ops = tflite_ops(path)
+    foreign = sorted(set(ops) - EDGETPU_OPS)
+    if foreign:
+        raise ExportCheckFailed(f"{path}: operators the Edge TPU cannot run: {', '.join(foreign)}")
+    floats = [name for name, dtype in tflite_tensor_dtypes(path).items() if dtype == np.float32]
+    if floats:
+        raise ExportCheckFailed(f"{path}: float tensors left in the int8 model: {', '.join(floats[:3])}")
+    return ops
+
+
+def data_summary(settings: TrainerConfig) -> dict:
+    counts = {}
+    for split in ("train", "validation", "test"):
+        _, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
+        counts[split] = {name: int(np.sum(np.asarray(labels) == index)) for index, name in enumerate(settings.classes)}
+    return {"data_dir": settings.data_dir.name, "manifest": str(settings.manifest) if settings.manifest else None, "counts": counts}
+
+
+def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics: dict, source: str) -> None:
+    """The JSON beside the model that the edge daemon, the benchmark and third parties read."""
+    contract = {
+        "labels": settings.classes,
+        "input": {**INT8_INPUT_DESCRIPTION, "height": settings.model.input_size, "width": settings.model.input_size, "channels": 1},
+        "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
+        "architecture": {"name": "MobileNetV2", **settings.model.model_dump()},
+        "trained_from": source,
+        "operators": ops,
+        "float_twin": path.name.replace("_int8", "_float"),
+        "data": data_summary(settings),
+        "metrics": metrics,
+        "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path.with_suffix(".json").write_text(json.dumps(contract, indent=2) + "\n")
+
+
+def trained_model(settings: TrainerConfig):
+    """The QAT model when the run has one (its fake-quant ranges carry over), else the float model."""
+    from trainer.train import load_float, load_qat
+
+    run_dir = settings.train.out_dir
+    if not (run_dir / "float" / "best.weights.h5").exists():
+        raise UserError(f"{run_dir}: no trained model (run 'trainer train' with this run folder first)")
+    float_model = load_float(run_dir, settings)
+    if (run_dir / "qat" / "best.weights.h5").exists():
+        return float_model, load_qat(run_dir, settings), "quantization-aware training"
+    return float_model, float_model, "post-training quantization"
+
+
+def evaluate_file(path: Path, split: Split, settings: TrainerConfig) -> dict:
+    return summarize(split.labels, predict_tflite(path, split.images[..., 0]), settings.classes)
+
+
+def run_export(settings: TrainerConfig, int8: bool = True) -> int:
+    out = settings.export.out
+    float_model, quantizable, source = trained_model(settings)
+    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    float_path = out.with_name(out.name.replace("_int8", "_float") if "_int8" in out.name else out.stem + "_float.tflite")
+    float_path.write_bytes(convert_float(float_model))
+    float_val = evaluate_file(float_path, validation, settings)
+    print(f"float TFLite {float_path} ({float_path.stat().st_size / 1024:.0f} KiB): validation accuracy {float_val['accuracy']:.4f} macro-F1 {float_val['macro_f1']:.4f}")
+    if not int8:
+        return 0
+
+    candidate = out.with_suffix(".candidate.tflite")
+    candidate.write_bytes(convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed)))
+    ops = check_edgetpu_compatible(candidate)
+    int8_val = evaluate_file(candidate, validation, settings)
+    drop = float_val["accuracy"] - int8_val["accuracy"]
+    print(f"int8 TFLite ({candidate.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)")
+    if drop > settings.export.max_int8_drop:
+        raise ExportCheckFailed(
+            f"{candidate}: int8 validation accuracy trails the float model by {drop * 100:.2f} points "
+            f"(limit export.max_int8_drop = {settings.export.max_int8_drop * 100:.1f}); {out} left unchanged"
+        )
+    candidate.replace(out)
+    test = load_split(settings, "test")
+    metrics = {
+        "validation": {"int8": int8_val, "float": float_val},
+        "test": {"int8": evaluate_file(out, test, settings), "float": evaluate_file(float_path, test, settings)},
+    }
+    write_contract(out, settings, ops, metrics, source)
+    print(f"wrote {out} and {out.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}")
+    return 0
