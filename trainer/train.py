@@ -135,6 +135,10 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
         steps = min(steps, settings.train.max_steps_per_epoch)
 
     model = build_model(settings.model, len(settings.classes))
+    if settings.train.init_weights is not None:
+        if not settings.train.init_weights.is_file():
+            raise UserError(f"{settings.train.init_weights}: train.init_weights file not found")
+        model.load_weights(settings.train.init_weights)
     compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
     fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs)
 

@@ -1,0 +1,67 @@
+"""The shared config file: typed, validated, one-line errors, command line over file."""
+
+from pathlib import Path
+
+import pytest
+
+from edge import config as edge_config
+from edge.configfile import ConfigError
+from trainer import config as trainer_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_config_is_valid():
+    assert edge_config.load(REPO / "config.yaml").cameras
+    settings = trainer_config.load(REPO / "config.yaml")
+    assert settings.classes == ["happy", "neutral", "sad", "surprise"]
+    assert settings.manifest == REPO / "reports/eda/manifest.csv"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("edge:\n  mqtt:\n    port: abc\n", "edge.mqtt.port: Input should be a valid integer"),
+        ("edge:\n  mqtt:\n    prot: 1883\n", "edge.mqtt.prot: unknown key"),
+        ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
+        ("trainer:\n  model:\n    alpha: -1\n", "trainer.model.alpha: Input should be greater than 0"),
+        ("trainer:\n  classes: [a, a]\n", "trainer: Value error, classes must be distinct"),
+        ("edgee:\n  threads: 2\n", "edgee: unknown section"),
+        ("edge: [1, 2\n", "invalid YAML"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        (edge_config if "trainer" not in text else trainer_config).load(path)
+    message = str(caught.value)
+    assert expected in message and "\n" not in message and str(path) in message
+
+
+def test_command_line_overrides_file_and_is_validated(tmp_path):
+    path = write(tmp_path, "edge:\n  mqtt:\n    host: broker\n    port: 1884\n")
+    settings = edge_config.load(path, {"mqtt.port": 1999, "mqtt.host": None})
+    assert (settings.mqtt.host, settings.mqtt.port) == ("broker", 1999)
+    with pytest.raises(ConfigError, match="edge.mqtt.port"):
+        edge_config.load(path, {"mqtt.port": 70000})
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path):
+    path = write(tmp_path, "trainer:\n  data_dir: data\n  train:\n    out_dir: runs/x\n")
+    settings = trainer_config.load(path)
+    assert settings.data_dir == tmp_path / "data" and settings.train.out_dir == tmp_path / "runs/x"
+
+
+def test_trainer_cli_bad_config_exits_non_zero_with_one_line(tmp_path, capsys):
+    from trainer.cli import main
+
+    path = write(tmp_path, "trainer:\n  train:\n    epochs: zero\n")
+    assert main(["--config", str(path), "train"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "trainer.train.epochs" in err
