@@ -5,6 +5,7 @@ Defaults here are the measured, recommended ones, so an empty section runs the b
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Annotated, Literal, Optional
@@ -78,6 +79,40 @@ class EventsConfig(Strict):
     stats_interval_s: float = Field(10.0, gt=0)
 
 
+def default_state_dir() -> Path:
+    """Where the service keeps its state: systemd's ``StateDirectory=`` (``$STATE_DIRECTORY``) when run as
+    the unit, else the user's XDG state folder, so a development run never needs /var/lib."""
+    systemd_dirs = os.environ.get("STATE_DIRECTORY")
+    if systemd_dirs:
+        return Path(systemd_dirs.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(xdg) / "emotion-edge"
+
+
+class OutboxConfig(Strict):
+    """Outgoing messages wait on disk until the broker acknowledges them, so a broker outage or a daemon
+    restart loses no event; past ``max_messages`` the oldest are dropped (and counted)."""
+
+    path: Path = Field(default_factory=lambda: default_state_dir() / "outbox.db")
+    max_messages: int = Field(10_000, ge=1)
+
+    _resolve = field_validator("path")(resolve_path)
+
+
+class HomeAssistantConfig(Strict):
+    """Home Assistant MQTT discovery: retained config messages that make each camera appear as sensors."""
+
+    discovery: bool = False
+    discovery_prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_/-]+$")
+
+
+class MetricsConfig(Strict):
+    """Prometheus ``/metrics`` endpoint; off unless a port is given."""
+
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    address: str = "0.0.0.0"
+
+
 class EdgeConfig(Strict):
     device: TopicName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "edge")
     accelerator: Literal["cpu", "edgetpu"] = "cpu"
@@ -89,6 +124,9 @@ class EdgeConfig(Strict):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("model")
     @classmethod

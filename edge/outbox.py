@@ -1,0 +1,149 @@
+"""A bounded, persistent FIFO of outgoing MQTT messages: no event is lost to a broker outage or a restart.
+
+Every message is written to SQLite before it is handed to the MQTT client and deleted only when the broker
+has acknowledged it, so a crash, a power-cycled broker or ``systemctl restart`` re-sends instead of losing.
+The queue is bounded: a week-long outage must not fill the SD card, so past ``max_messages`` the *oldest*
+messages go (the newest state is what a consumer wants) and a persisted ``dropped`` counter says how many.
+
+WAL mode with ``synchronous=NORMAL`` makes each put one sequential append that survives a process crash;
+only a power cut can lose the last few transactions, a fair trade against SD-card wear.
+
+API (thread-safe; the pipeline thread puts, paho's network thread acks)::
+
+    outbox = Outbox(path, max_messages)       # UserError if the file is not a database or not writable
+    message_id = outbox.put(topic, payload, qos, retain)
+    for message in outbox.pending(limit):     # oldest first; Message(id, topic, payload, qos, retain)
+        ...publish...; on the broker's ack: outbox.ack(message.id)
+    outbox.depth, outbox.dropped; outbox.close()
+
+Ids are never reused (AUTOINCREMENT), so a late ack for a message that was dropped meanwhile is harmless.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from edge.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
+"""
+
+
+class OutboxError(UserError):
+    """The outbox database cannot be opened or written (corrupt file, read-only or full disk)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class Outbox:
+    def __init__(self, path: Path, max_messages: int):
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        self.path = Path(path)
+        self.max_messages = max_messages
+        self._lock = threading.Lock()
+        with self._guard("open"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            try:
+                self._depth = self._prepare(self._db)
+            except sqlite3.Error:
+                self._db.close()
+                raise
+
+    @staticmethod
+    def _prepare(db: sqlite3.Connection) -> int:
+        """Set durability, create the tables on first use; returns the number of messages waiting."""
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        return db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn storage failures into one line naming the file and the setting that chose it."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxError(f"{self.path}: cannot {action} the outbox database ({exc}); check edge.outbox.path") from None
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._guard(action):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def put(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Store a message; when over the bound, drop the oldest ones and count them. Returns its id."""
+        with self._transaction("write to") as db:
+            message_id = db.execute(
+                "INSERT INTO messages (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                (topic, bytes(payload), qos, int(retain)),
+            ).lastrowid
+            self._depth += 1
+            excess = self._depth - self.max_messages
+            if excess > 0:
+                db.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages ORDER BY id LIMIT ?)", (excess,))
+                db.execute("UPDATE counters SET value = value + ? WHERE name = 'dropped'", (excess,))
+                self._depth -= excess
+        return message_id
+
+    def pending(self, limit: int = 100) -> list[Message]:
+        """The oldest ``limit`` unacknowledged messages, in the order they were put."""
+        with self._lock, self._guard("read"):
+            rows = self._db.execute(
+                "SELECT id, topic, payload, qos, retain FROM messages ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        return [Message(id, topic, bytes(payload), qos, bool(retain)) for id, topic, payload, qos, retain in rows]
+
+    def ack(self, message_id: int) -> None:
+        """Forget a message the broker has acknowledged; unknown (already dropped or acked) ids are ignored."""
+        with self._transaction("write to") as db:
+            self._depth -= db.execute("DELETE FROM messages WHERE id = ?", (message_id,)).rowcount
+
+    @property
+    def depth(self) -> int:
+        """Messages waiting for an acknowledgement."""
+        return self._depth
+
+    @property
+    def dropped(self) -> int:
+        """Messages ever dropped because the outbox was full, across restarts."""
+        with self._lock, self._guard("read"):
+            return self._db.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Outbox":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

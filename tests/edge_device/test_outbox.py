@@ -1,0 +1,100 @@
+"""The outbox: FIFO, durable across reopen, bounded (drops oldest, counted), thread-safe, one-line errors."""
+
+import sqlite3
+import threading
+
+import pytest
+
+from edge.errors import UserError
+from edge.outbox import Outbox
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "state" / "outbox.db"
+
+
+def test_pending_is_in_insertion_order_and_ack_removes(db_path):
+    with Outbox(db_path, max_messages=10) as outbox:
+        ids = [outbox.put(f"t/{n}", f"p{n}".encode(), qos=1, retain=n == 2) for n in range(5)]
+        pending = outbox.pending(limit=3)
+        assert [m.id for m in pending] == ids[:3]
+        assert [(m.topic, m.payload, m.qos, m.retain) for m in pending] == [
+            ("t/0", b"p0", 1, False), ("t/1", b"p1", 1, False), ("t/2", b"p2", 1, True),
+        ]
+        outbox.ack(ids[1])
+        outbox.ack(ids[1])  # a duplicate ack is harmless
+        assert [m.topic for m in outbox.pending(10)] == ["t/0", "t/2", "t/3", "t/4"]
+        assert outbox.depth == 4
+
+
+def test_survives_reopen_with_wal(db_path):
+    outbox = Outbox(db_path, max_messages=10)
+    first = outbox.put("a", b"1")
+    outbox.put("b", b"2")
+    outbox.ack(first)
+    outbox.close()
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with Outbox(db_path, max_messages=10) as reopened:
+        assert reopened.depth == 1
+        assert [(m.topic, m.payload) for m in reopened.pending()] == [("b", b"2")]
+        assert reopened.put("c", b"3") > first  # ids are never reused
+
+
+def test_overflow_drops_oldest_and_counts_persistently(db_path):
+    with Outbox(db_path, max_messages=3) as outbox:
+        for n in range(5):
+            outbox.put("t", str(n).encode())
+        assert [m.payload for m in outbox.pending(10)] == [b"2", b"3", b"4"]
+        assert (outbox.depth, outbox.dropped) == (3, 2)
+    with Outbox(db_path, max_messages=2) as smaller:  # a lower bound applies on the next put
+        smaller.put("t", b"5")
+        assert [m.payload for m in smaller.pending(10)] == [b"4", b"5"]
+        assert smaller.dropped == 4
+
+
+def test_concurrent_put_and_ack(db_path):
+    outbox = Outbox(db_path, max_messages=10_000)
+    total = 400
+    put_done = threading.Event()
+
+    def producer():
+        for n in range(total):
+            outbox.put("t", n.to_bytes(2, "big"))
+        put_done.set()
+
+    seen = []
+
+    def acker():
+        while not (put_done.is_set() and outbox.depth == 0):
+            for message in outbox.pending(50):
+                seen.append(int.from_bytes(message.payload, "big"))
+                outbox.ack(message.id)
+
+    threads = [threading.Thread(target=producer), threading.Thread(target=acker)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == list(range(total))
+    assert (outbox.depth, outbox.dropped) == (0, 0)
+    outbox.close()
+
+
+def test_corrupt_database_is_one_line_user_error(tmp_path):
+    path = tmp_path / "outbox.db"
+    path.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(UserError) as error:
+        Outbox(path, max_messages=10)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message and "edge.outbox.path" in message
+
+
+def test_unwritable_path_is_one_line_user_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = blocker / "outbox.db"  # works as root too: a regular file cannot hold a folder
+    with pytest.raises(UserError) as error:
+        Outbox(path, max_messages=10)
+    assert "\n" not in str(error.value) and str(path) in str(error.value)
