@@ -1,0 +1,58 @@
+"""sd_notify over a real unix datagram socket, path and abstract namespace; no-op outside systemd."""
+
+import os
+import socket
+import uuid
+
+import pytest
+
+from edge import systemd
+
+
+@pytest.fixture(params=["path", "abstract"])
+def notify_socket(request, tmp_path, monkeypatch):
+    """A socket standing in for systemd's, and the $NOTIFY_SOCKET value that names it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if request.param == "path":
+        name = str(tmp_path / "notify.sock")
+        sock.bind(name)
+    else:
+        name = f"@emotion-edge-test-{uuid.uuid4().hex}"
+        sock.bind("\0" + name[1:])
+    sock.settimeout(2)
+    monkeypatch.setenv("NOTIFY_SOCKET", name)
+    yield sock
+    sock.close()
+
+
+def test_messages_reach_the_socket(notify_socket):
+    assert systemd.ready()
+    assert systemd.watchdog()
+    assert systemd.status("2 cameras, 14.8 fps")
+    assert systemd.stopping()
+    received = [notify_socket.recv(4096) for _ in range(4)]
+    assert received == [b"READY=1", b"WATCHDOG=1", b"STATUS=2 cameras, 14.8 fps", b"STOPPING=1"]
+
+
+def test_no_op_outside_systemd(monkeypatch):
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert systemd.ready() is False
+
+
+def test_unreachable_socket_is_a_warning_not_a_crash(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone.sock"))
+    assert systemd.watchdog() is False
+    assert "cannot notify systemd" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "usec, pid, expected",
+    [("30000000", None, 15.0), ("30000000", "own", 15.0), ("30000000", "1", None), (None, None, None), ("0", None, None), ("x", None, None)],
+)
+def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch, usec, pid, expected):
+    for key, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", str(os.getpid()) if pid == "own" else pid)):
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    assert systemd.watchdog_interval() == expected
