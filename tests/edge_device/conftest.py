@@ -1,0 +1,151 @@
+"""A real mosquitto broker for tests: plain, or secured exactly like deploy/mosquitto/ (TLS, passwords, ACL).
+
+    def test_something(broker_factory):
+        broker = broker_factory()                 # anonymous, plain MQTT on a free loopback port
+        secure = broker_factory(secure=True)      # deploy/mosquitto/emotion-edge.conf + acl, test CA
+        secure.host, secure.port, secure.ca_file, secure.users   # what a client needs
+        broker.stop(); broker.start(); broker.restart()          # outages; the port stays the same
+
+Each broker lives in its own folder under the test's tmp_path and is stopped at teardown. Tests using it
+are skipped when mosquitto is not installed (``apt-get install mosquitto``; scripts/test.sh does).
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "deploy" / "mosquitto"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+DEFAULT_USERS = {"emotion-edge": "edge-secret", "homeassistant": "ha-secret"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(*command: str | Path) -> None:
+    subprocess.run([str(part) for part in command], check=True, capture_output=True, timeout=30)
+
+
+def make_certificates(folder: Path) -> None:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost, as deploy/README.md makes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=test CA",
+        "-keyout", folder / "ca.key", "-out", folder / "ca.crt")
+    run("openssl", "req", "-new", *ec, "-subj", "/CN=localhost",
+        "-keyout", folder / "server.key", "-out", folder / "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", folder / "server.csr", "-CA", folder / "ca.crt", "-CAkey", folder / "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", folder / "san.ext", "-out", folder / "server.crt")
+
+
+@dataclass
+class Broker:
+    """One mosquitto process. ``secure`` uses the deploy example's config with its /etc/mosquitto/ files
+    (certificates, password file of ``users``, ACL) made in ``workdir``."""
+
+    workdir: Path
+    secure: bool = False
+    users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "certs" / "ca.crt"
+
+    @property
+    def log(self) -> str:
+        path = self.workdir / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _prepare_secure(self) -> str:
+        if not self.ca_file.exists():
+            make_certificates(self.workdir / "certs")
+        passwd = self.workdir / "passwd"
+        passwd.unlink(missing_ok=True)
+        passwd.touch(mode=0o600)
+        for user, password in self.users.items():
+            run(MOSQUITTO_PASSWD, "-b", passwd, user, password)
+        shutil.copy(EXAMPLE / "acl", self.workdir / "acl")
+        (self.workdir / "acl").chmod(0o600)
+        example = (EXAMPLE / "emotion-edge.conf").read_text()
+        return example.replace("/etc/mosquitto/", f"{self.workdir}/").replace("listener 8883", f"listener {self.port} {self.host}")
+
+    def _config(self) -> str:
+        # Run as whoever runs the tests (as root mosquitto would switch to the 'mosquitto' user and then
+        # fail to read tmp_path); no persistence file, so a restart is a broker that lost its state.
+        common = f"user {getpass.getuser()}\npersistence false\n"
+        if self.secure:
+            return common + self._prepare_secure()
+        return common + f"listener {self.port} {self.host}\nallow_anonymous true\n"
+
+    def start(self, timeout: float = 10) -> "Broker":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "mosquitto.conf"
+        config.write_text(self._config())
+        with open(self.workdir / "mosquitto.log", "ab") as log:
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self.process.returncode}:\n{self.log}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port} within {timeout} s:\n{self.log}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def broker_factory(tmp_path):
+    """Start brokers (``broker_factory(secure=True)``); all of them are stopped at teardown."""
+    if not Path(MOSQUITTO).exists():
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    brokers: list[Broker] = []
+
+    def start(**options) -> Broker:
+        broker = Broker(workdir=tmp_path / f"broker{len(brokers)}", **options)
+        brokers.append(broker)
+        return broker.start()
+
+    yield start
+    for broker in brokers:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(broker_factory) -> Broker:
+    """An anonymous, plain-MQTT broker."""
+    return broker_factory()
