@@ -1,0 +1,70 @@
+"""The Prometheus endpoint: off by default, serves every metric when a port is set, one-line port errors."""
+
+import socket
+import urllib.request
+
+import pytest
+
+from edge.config import MetricsConfig
+from edge.errors import UserError
+from edge.metrics import Metrics
+from edge.outbox import Outbox
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def metrics():
+    instance = Metrics()
+    yield instance
+    instance.close()
+
+
+def test_off_by_default(metrics):
+    assert MetricsConfig().port is None
+    assert metrics.serve(MetricsConfig()) is False and metrics.port is None
+
+
+def test_endpoint_exposes_the_pipeline_numbers(metrics, tmp_path):
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=1)
+    outbox.put("t", b"1")
+    outbox.put("t", b"2")  # one dropped
+    metrics.watch_outbox(outbox)
+    metrics.frames.labels("door").inc(3)
+    metrics.fps.labels("door").set(14.5)
+    metrics.latency.labels("classify").observe(0.004)
+    metrics.faces.labels("door").set(2)
+    metrics.dropped_frames.labels("door").inc()
+    metrics.queue_depth.labels("frames").set(1)
+    metrics.reconnects.inc()
+    metrics.events.labels("door").inc()
+    assert metrics.serve(MetricsConfig(port=free_port(), address="127.0.0.1"))
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics.port}/metrics", timeout=5).read().decode()
+    for line in (
+        'emotion_edge_frames_total{camera="door"} 3.0',
+        'emotion_edge_fps{camera="door"} 14.5',
+        'emotion_edge_latency_seconds_bucket{le="0.005",stage="classify"} 1.0',
+        'emotion_edge_faces{camera="door"} 2.0',
+        'emotion_edge_dropped_frames_total{camera="door"} 1.0',
+        'emotion_edge_queue_depth{queue="frames"} 1.0',
+        "emotion_edge_mqtt_reconnects_total 1.0",
+        'emotion_edge_events_total{camera="door"} 1.0',
+        "emotion_edge_outbox_depth 1.0",
+        "emotion_edge_outbox_dropped 1.0",
+    ):
+        assert line in text.splitlines(), line
+    outbox.close()
+
+
+def test_port_in_use_is_one_line_user_error(metrics):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=rf"edge.metrics: cannot serve on 127.0.0.1:{port}"):
+            metrics.serve(MetricsConfig(port=port, address="127.0.0.1"))
