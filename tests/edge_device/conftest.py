@@ -136,6 +136,8 @@ def broker_factory(tmp_path):
     brokers: list[Broker] = []
 
     def start(**options) -> Broker:
+        if options.get("secure") and shutil.which("openssl") is None:
+            pytest.skip("openssl is not installed (apt-get install openssl)")
         broker = Broker(workdir=tmp_path / f"broker{len(brokers)}", **options)
         brokers.append(broker)
         return broker.start()
