@@ -33,6 +33,9 @@ class EdaConfig(PathFields):
     blank_std: float = Field(6.0, ge=0, description="pixel standard deviation below which an image is blank")
     dark_mean: float = Field(20.0, ge=0, le=255)
     bright_mean: float = Field(235.0, ge=0, le=255)
+    min_face_score: float = Field(
+        0.45, ge=-1, le=1, description="HOG cosine similarity to the mean face below which an image likely holds no face"
+    )
     label_noise: bool = True
     folds: int = Field(5, ge=2)
     exclude: list[ExclusionReason] = Field(
