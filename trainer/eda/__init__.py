@@ -120,6 +120,7 @@ def build_summary(scan, outliers, pairs, drops, issues, rows, findings, eda) -> 
             "near_duplicate_bits": eda.near_duplicate_bits,
             "exact_pairs": dict(pair_counts["exact"]),
             "near_pairs": dict(pair_counts["near"]),
+            "pairs_with_different_labels": sum(scan.samples[p.a].label != scan.samples[p.b].label for p in pairs),
             "duplicate_files_dropped": {s: n for (r, s), n in dropped.items() if r == "duplicate"},
             "leak_files_dropped": {s: n for (r, s), n in dropped.items() if r == "leak"},
         },

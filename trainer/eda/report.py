@@ -70,6 +70,7 @@ def problems_section(summary: dict, findings: list[Issue], drawn: dict[str, str]
     lines += ["### Duplicates and leaks", "", f"_{explain['duplicate']}; {explain['leak']}._", ""]
     kinds = sorted(set(dup["exact_pairs"]) | set(dup["near_pairs"]), key=lambda k: ("-" in k, k))
     lines += [table(["split(s)", "exact pairs", "near pairs"], [[k, dup["exact_pairs"].get(k, 0), dup["near_pairs"].get(k, 0)] for k in kinds]) if kinds else "No duplicate pairs.", ""]
+    lines += [f"{dup['pairs_with_different_labels']} of these pairs carry different class labels (the same face filed under two emotions).", ""]
     lines += [f"Files dropped as duplicates: {dup['duplicate_files_dropped'] or 'none'}; as leaks: {dup['leak_files_dropped'] or 'none'}. "
               "Test files are never dropped (duplicates inside test are only reported).", ""]
     lines += figure(drawn, "duplicate", "duplicates") + figure(drawn, "leak", "leaks")
