@@ -18,6 +18,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
 BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
 
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
+
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
 
@@ -27,6 +29,20 @@ class CameraConfig(Strict):
 
     name: TopicName
     source: str = Field(min_length=1)
+
+    @field_validator("source")
+    @classmethod
+    def _relative_to_config(cls, value: str, info: ValidationInfo) -> str:
+        """A relative video file or folder is relative to the config file's folder; devices and URLs stay."""
+        if not is_local_path(value):
+            return value
+        return str(resolve_path(Path(value), info))
+
+
+def is_local_path(source: str) -> bool:
+    """True for a video file or image folder; False for a camera index, /dev/video*, picamera2 or a URL."""
+    scheme = source.split("://", 1)[0].lower() if "://" in source else ""
+    return not (source.isdigit() or source.startswith("/dev/video") or source == "picamera2" or scheme in STREAM_SCHEMES)
 
 
 class DetectorConfig(Strict):
@@ -118,6 +134,7 @@ class EdgeConfig(Strict):
     accelerator: Literal["cpu", "edgetpu"] = "cpu"
     edgetpu_fallback_to_cpu: bool = False
     model: Path = BUNDLED_MODEL
+    crop_margin: float = Field(0.15, ge=0, le=1)  # the face box grows by this fraction of its size per side
     threads: int = Field(1, ge=1, le=64)
     cameras: list[CameraConfig] = Field(default_factory=lambda: [CameraConfig(name="sample", source=str(BUNDLED_SAMPLE))])
     detector: DetectorConfig = Field(default_factory=DetectorConfig)

@@ -1,0 +1,106 @@
+"""Emotion classification of face crops with the int8 model, following the model contract:
+
+``emotion_int8.tflite`` takes raw gray pixels 0..255 at its own input size (H, W, C read from the input
+tensor; C of 3 gets the gray crop replicated); ``emotion_int8.json`` beside it lists the ``labels`` in
+output order. The caller only resizes and quantizes with the input tensor's scale and zero point, and
+dequantizes the output with the output tensor's: the model itself does any normalisation, so training and
+device can never disagree about it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import UserError
+from edge.runtime import load_interpreter
+
+log = logging.getLogger(__name__)
+
+
+def read_labels(model: Path) -> list[str]:
+    """The class names from the JSON file beside the model."""
+    labels_file = Path(model).with_suffix(".json")
+    try:
+        labels = json.loads(labels_file.read_text(encoding="utf-8"))["labels"]
+    except FileNotFoundError:
+        raise UserError(f"{labels_file}: labels file not found (it must sit beside the model)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{labels_file}: expected JSON with a \"labels\" list ({exc!r})") from None
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        raise UserError(f"{labels_file}: \"labels\" must be a non-empty list of strings")
+    return labels
+
+
+def square_crop(gray: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray | None:
+    """The face as a square gray crop: the detector box grown by ``margin`` of its size on every side (the
+    classifier was trained on crops that include the whole face outline), clipped to the frame."""
+    x, y, w, h = box
+    side = max(w, h) * (1 + 2 * margin)
+    centre_x, centre_y = x + w / 2, y + h / 2
+    x1, y1 = max(int(round(centre_x - side / 2)), 0), max(int(round(centre_y - side / 2)), 0)
+    x2 = min(int(round(centre_x + side / 2)), gray.shape[1])
+    y2 = min(int(round(centre_y + side / 2)), gray.shape[0])
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    return gray[y1:y2, x1:x2]
+
+
+class EmotionClassifier:
+    def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False):
+        self.labels = read_labels(model)
+        self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        classes = int(self._output["shape"][-1])
+        if classes != len(self.labels):
+            raise UserError(f"{model}: the model has {classes} outputs but its labels file lists {len(self.labels)}")
+        self._batch = 1
+        # A model exported with a free batch dimension (-1) takes all faces of a frame in one invoke.
+        self._batchable = int(self._input.get("shape_signature", self._input["shape"])[0]) == -1
+
+    def classify(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(len(crops), classes) probabilities for gray crops of any size, in one invoke when the model
+        accepts a batch dimension, else one invoke per face."""
+        if not crops:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        batch = np.stack([self._prepare(crop) for crop in crops])
+        if self._batchable or len(crops) == 1:
+            return self._invoke(batch)
+        return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(crops))])
+
+    def _prepare(self, crop: np.ndarray) -> np.ndarray:
+        pixels = cv2.resize(crop, (self.width, self.height), interpolation=cv2.INTER_AREA).astype(np.float32)
+        pixels = np.repeat(pixels[..., None], self.channels, axis=-1)
+        return quantize(pixels, self._input)
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] != self._batch:
+            self.interpreter.resize_tensor_input(self._input["index"], batch.shape)
+            self.interpreter.allocate_tensors()
+            self._batch = batch.shape[0]
+        self.interpreter.set_tensor(self._input["index"], batch)
+        self.interpreter.invoke()
+        return dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)
+
+
+def quantize(values: np.ndarray, tensor: dict) -> np.ndarray:
+    """Real values -> the tensor's dtype with its own scale and zero point (a float tensor passes through)."""
+    dtype = tensor["dtype"]
+    scale, zero_point = tensor["quantization"]
+    if not np.issubdtype(dtype, np.integer):
+        return values.astype(dtype)
+    limits = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), limits.min, limits.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, tensor: dict) -> np.ndarray:
+    scale, zero_point = tensor["quantization"]
+    if not np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.float32)
+    return (values.astype(np.float32) - zero_point) * scale

@@ -1,0 +1,79 @@
+"""``edge``: the on-device daemon (``edge run``) and its throughput benchmark (``edge bench``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from edge import config as edge_config
+from edge.config import CameraConfig, EdgeConfig, is_local_path
+from edge.errors import UserError, exit_on_user_error
+
+
+def default_config_path() -> Path | None:
+    path = Path("config.yaml")
+    return path if path.is_file() else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge", description=__doc__)
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    run = verbs.add_parser("run", help="detect faces, classify emotions and publish events")
+    run.add_argument("--source", help="camera index, /dev/videoN, picamera2, rtsp://..., video file or image folder")
+    run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
+    run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
+    run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
+    run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT")
+
+    bench = verbs.add_parser("bench", help="frames per second and per-stage latency on a video or image folder")
+    bench.add_argument("--source", help="video file or image folder (default: a 640x480 clip made from the sample)")
+    bench.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
+    return parser
+
+
+def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
+    """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
+    if source is not None:
+        name = camera or (settings.cameras[0].name if settings.cameras else "camera")
+        uri = str(Path(source).resolve()) if is_local_path(source) else source
+        settings.cameras = [CameraConfig(name=name, source=uri)]
+    elif camera is not None:
+        chosen = [c for c in settings.cameras if c.name == camera]
+        if not chosen:
+            known = ", ".join(c.name for c in settings.cameras) or "none"
+            raise UserError(f"--camera {camera}: no such camera in the config (configured: {known})")
+        settings.cameras = chosen
+    if not settings.cameras:
+        raise UserError("edge.cameras: no camera configured (add one or pass --source)")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    config_path = args.config if args.config is not None else default_config_path()
+    if args.verb == "bench":
+        from edge.bench import run_bench
+
+        return run_bench(edge_config.load(config_path), args.source, args.frames)
+    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port}
+    settings = edge_config.load(config_path, overrides)
+    select_cameras(settings, args.source, args.camera)
+    from edge.daemon import run
+
+    return run(settings, stdout=args.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+    )
+    return exit_on_user_error("edge", dispatch, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Face detection with MediaPipe BlazeFace (short or full range) through LiteRT; decoding in numpy.
+
+BlazeFace outputs one box regression and one score per fixed anchor; the anchors, the box decoding and
+MediaPipe's *weighted* NMS (overlapping boxes are averaged by score, which steadies boxes frame to frame)
+are re-implemented here because the MediaPipe graph that normally does them is not on the device.
+
+Model facts (checked against the bundled files' output shapes in ``tests/edge/test_detector.py``):
+
+* short range: 128x128 input, SSD layers with strides 8, 16, 16, 16 and 2 anchors per layer and cell
+  -> 16*16*2 + 8*8*6 = 896 anchors; tuned for faces within ~2 m that fill much of the frame.
+* full range: 192x192 input, one layer with stride 4 and 1 anchor per cell -> 48*48 = 2304 anchors;
+  finds faces down to ~20 px in a 640x480 room view.
+
+Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the anchor centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.runtime import load_interpreter
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+@dataclass(frozen=True)
+class BlazeFaceSpec:
+    file: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int
+
+
+SPECS = {
+    "short": BlazeFaceSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2),
+    "full": BlazeFaceSpec("face_detection_full_range.tflite", 192, (4,), 1),
+}
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]  # x, y, w, h in source pixels
+    score: float
+
+
+def generate_anchors(spec: BlazeFaceSpec) -> np.ndarray:
+    """(N, 2) anchor centres in [0, 1], in the model's output order (MediaPipe SsdAnchorsCalculator with
+    fixed anchor size: consecutive layers of equal stride share one grid, their anchors interleaved)."""
+    centres = []
+    layer = 0
+    while layer < len(spec.strides):
+        stride = spec.strides[layer]
+        same = 1
+        while layer + same < len(spec.strides) and spec.strides[layer + same] == stride:
+            same += 1
+        cells = int(np.ceil(spec.input_size / stride))
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+        centres.append(np.repeat(grid, same * spec.anchors_per_layer, axis=1).reshape(-1, 2))
+        layer += same
+    return np.concatenate(centres).astype(np.float32)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted NMS: each cluster of boxes overlapping the best remaining one by more than
+    ``iou_threshold`` becomes their score-weighted mean box, scored as the best member."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    remaining = np.ones(len(scores), dtype=bool)
+    kept = []
+    for best in range(len(scores)):
+        if not remaining[best]:
+            continue
+        cluster = remaining & (iou_xyxy(boxes[best], boxes) > iou_threshold)
+        cluster[best] = True
+        weights = scores[cluster][:, None]
+        kept.append(((boxes[cluster] * weights).sum(axis=0) / weights.sum(), float(scores[best])))
+        remaining &= ~cluster
+    return kept
+
+
+def iou_xyxy(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one (x1, y1, x2, y2) box with each row of ``boxes``."""
+    top_left = np.maximum(box[:2], boxes[:, :2])
+    bottom_right = np.minimum(box[2:], boxes[:, 2:])
+    intersection = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    area = np.prod(box[2:] - box[:2])
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return intersection / np.maximum(area + areas - intersection, 1e-9)
+
+
+class Letterbox:
+    """Fits a frame into the square model input without distortion and maps model boxes back."""
+
+    def __init__(self, frame_shape: tuple[int, ...], size: int):
+        height, width = frame_shape[:2]
+        self.scale = size / max(height, width)
+        self.size = size
+        self.resized = (round(width * self.scale), round(height * self.scale))
+        self.pad_x = (size - self.resized[0]) // 2
+        self.pad_y = (size - self.resized[1]) // 2
+
+    def apply(self, frame_bgr: np.ndarray) -> np.ndarray:
+        resized = cv2.resize(frame_bgr, self.resized, interpolation=cv2.INTER_AREA)
+        return cv2.copyMakeBorder(
+            resized, self.pad_y, self.size - self.resized[1] - self.pad_y,
+            self.pad_x, self.size - self.resized[0] - self.pad_x, cv2.BORDER_CONSTANT, value=0,
+        )
+
+    def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Boxes in normalised model coordinates -> source pixels."""
+        pixels = boxes_xyxy * self.size - np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y])
+        return pixels / self.scale
+
+
+class FaceDetector:
+    def __init__(self, model: str = "full", score_threshold: float = 0.5, nms_iou: float = 0.3,
+                 min_face_px: int = 20, threads: int = 1):
+        self.spec = SPECS[model]
+        self.score_threshold = score_threshold
+        self.nms_iou = nms_iou
+        self.min_face_px = min_face_px
+        self.interpreter = load_interpreter(MODELS_DIR / self.spec.file, threads)
+        self.anchors = generate_anchors(self.spec)
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
+        self._scores, self._regressors = outputs[0]["index"], outputs[1]["index"]
+        self._letterbox: Letterbox | None = None
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall."""
+        letterbox = self._letterbox_for(frame_bgr.shape)
+        model_input = cv2.cvtColor(letterbox.apply(frame_bgr), cv2.COLOR_BGR2RGB)
+        model_input = model_input.astype(np.float32)[None] * (2 / 255) - 1
+        self.interpreter.set_tensor(self._input, model_input)
+        self.interpreter.invoke()
+        logits = self.interpreter.get_tensor(self._scores)[0, :, 0]
+        candidates = np.flatnonzero(logits > _logit(self.score_threshold))
+        if candidates.size == 0:
+            return []
+        boxes = self._decode(self.interpreter.get_tensor(self._regressors)[0, candidates, :4], candidates)
+        scores = 1 / (1 + np.exp(-logits[candidates]))
+        return self._to_detections(weighted_nms(boxes, scores, self.nms_iou), letterbox, frame_bgr.shape)
+
+    def _letterbox_for(self, shape: tuple[int, ...]) -> Letterbox:
+        """Cached per frame size: a camera's resolution does not change between frames."""
+        if self._letterbox is None or self._letterbox_shape != shape[:2]:
+            self._letterbox = Letterbox(shape, self.spec.input_size)
+            self._letterbox_shape = shape[:2]
+        return self._letterbox
+
+    def _decode(self, raw: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Regressions (dx, dy, w, h in input pixels) -> (x1, y1, x2, y2) normalised to the model input."""
+        centres = self.anchors[candidates] + raw[:, :2] / self.spec.input_size
+        half = raw[:, 2:4] / self.spec.input_size / 2
+        return np.concatenate([centres - half, centres + half], axis=1)
+
+    def _to_detections(self, kept, letterbox: Letterbox, shape) -> list[Detection]:
+        height, width = shape[:2]
+        detections = []
+        for box, score in kept:
+            x1, y1, x2, y2 = np.clip(letterbox.to_source(box), 0, [width, height, width, height])
+            if y2 - y1 >= self.min_face_px and x2 > x1:
+                detections.append(Detection((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), score))
+        return detections
+
+
+def _logit(probability: float) -> float:
+    """Thresholding raw logits skips the sigmoid on the thousands of empty anchors."""
+    return float(np.log(probability / (1 - probability)))

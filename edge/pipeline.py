@@ -1,0 +1,136 @@
+"""One camera's loop: frame -> faces -> crops -> emotions -> tracks -> events, with per-stage timing.
+
+Each camera runs its own pipeline in its own thread with its own interpreters (a TFLite interpreter is
+not thread-safe), so a slow or reconnecting camera never stalls another.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import cv2
+
+from edge.classifier import EmotionClassifier, square_crop
+from edge.config import CameraConfig, EdgeConfig
+from edge.detector import FaceDetector
+from edge.errors import UserError
+from edge.events import build_event, reason_to_publish
+from edge.sources import Frame, Source, open_source
+from edge.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "detect", "classify", "track", "publish")
+
+
+@dataclass
+class Stats:
+    """Counters since start, plus stage timings and a frame count since the last snapshot (for fps)."""
+
+    frames: int = 0
+    events: int = 0
+    faces: int = 0  # faces in the latest frame
+    window_frames: int = 0
+    window_started: float = field(default_factory=time.monotonic)
+    stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
+
+    def snapshot(self, source: Source) -> dict:
+        """The stats payload; resets the fps window and the stage averages."""
+        now = time.monotonic()
+        frames = max(self.window_frames, 1)
+        payload = {
+            "fps": round(self.window_frames / max(now - self.window_started, 1e-9), 2),
+            "frames": self.frames,
+            "faces": self.faces,
+            "events": self.events,
+            "drops": source.drops,
+            "skipped": source.skipped,
+            "latency_ms": {stage: round(1000 * self.stage_seconds[stage] / frames, 2) for stage in STAGES},
+        }
+        self.window_frames, self.window_started = 0, now
+        self.stage_seconds.clear()
+        return payload
+
+
+class CameraPipeline:
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher):
+        self.config = config
+        self.camera = camera
+        self.publisher = publisher
+        self.detector = FaceDetector(
+            config.detector.model, config.detector.score_threshold, config.detector.nms_iou,
+            config.detector.min_face_px, config.threads,
+        )
+        self.classifier = EmotionClassifier(config.model, config.threads, config.accelerator,
+                                            config.edgetpu_fallback_to_cpu)
+        tracking = config.tracking
+        self.tracker = Tracker(tracking.iou_threshold, tracking.max_missed_frames, tracking.ema_alpha,
+                               tracking.hysteresis)
+        self.source = open_source(camera.source)
+        self.stats = Stats()
+        self._stats_lock = threading.Lock()
+        self.error: UserError | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Process frames until the source ends (file, folder) or ``stop`` is set."""
+        try:
+            for frame in self.source.frames(stop):
+                self.process(frame)
+        except UserError as exc:
+            self.error = exc
+            log.error("%s: %s", self.camera.name, exc)
+        finally:
+            self.source.close()
+        log.info("%s: done, %d frames, %d events, %d skipped", self.camera.name, self.stats.frames,
+                 self.stats.events, self.source.skipped)
+
+    def process(self, frame: Frame) -> None:
+        timings = {"decode": frame.decode_s}
+        started = time.perf_counter()
+        detections = self.detector.detect(frame.image)
+        timings["detect"] = _lap(started)
+
+        started = time.perf_counter()
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        crops = [square_crop(gray, d.box, self.config.crop_margin) for d in detections]
+        faces = [(d.box, crop) for d, crop in zip(detections, crops) if crop is not None]
+        probabilities = self.classifier.classify([crop for _, crop in faces])
+        timings["classify"] = _lap(started)
+
+        started = time.perf_counter()
+        tracks = self.tracker.update([box for box, _ in faces], probabilities)
+        now = time.monotonic()
+        due = [(track, crop, reason) for track, (_, crop) in zip(tracks, faces)
+               if (reason := reason_to_publish(track, now, self.config.events.heartbeat_s))]
+        timings["track"] = _lap(started)
+
+        started = time.perf_counter()
+        for track, crop, reason in due:
+            snapshot = crop if self.config.events.snapshots else None
+            self.publisher.event(self.camera.name, build_event(
+                self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot))
+            track.last_event_at = now
+        timings["publish"] = _lap(started)
+        self._count(timings, len(faces), len(due))
+
+    def _count(self, timings: dict, faces: int, events: int) -> None:
+        with self._stats_lock:
+            stats = self.stats
+            stats.frames += 1
+            stats.window_frames += 1
+            stats.faces = faces
+            stats.events += events
+            for stage, seconds in timings.items():
+                stats.stage_seconds[stage] += seconds
+
+    def stats_payload(self) -> dict:
+        with self._stats_lock:
+            return self.stats.snapshot(self.source)
+
+
+def _lap(started: float) -> float:
+    return time.perf_counter() - started

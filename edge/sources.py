@@ -1,0 +1,259 @@
+"""Frame sources, one URI each: a camera index or ``/dev/videoN`` (V4L2), ``picamera2``, an
+``rtsp://``/``http(s)://`` stream, a video file, or a folder of images.
+
+Two behaviours, because the two kinds of input want opposite things:
+
+* live sources (cameras, streams) are read by a grabber thread that keeps only the newest frame, so the
+  pipeline always works on *now* and never falls behind; overwritten frames are counted as ``drops``.
+  A device or stream that fails to open or stops delivering is reopened with capped exponential backoff,
+  logged once per state change (not once per attempt).
+* finite sources (files, folders) yield every frame, in order; an unreadable image is skipped and counted.
+
+A ``Frame`` carries its 0-based index in the source (live: every frame the device delivered, dropped ones
+included) and how long decoding it took.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Protocol
+
+import cv2
+import numpy as np
+
+from edge.config import STREAM_SCHEMES
+from edge.errors import UserError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+OPEN_TIMEOUT_MS = 5000
+READ_TIMEOUT_MS = 5000
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 10.0
+WAIT_SLICE_S = 0.1  # how often a waiting reader re-checks the stop flag
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    image: np.ndarray  # BGR
+    decode_s: float
+
+
+class Capture(Protocol):
+    """What a live source needs from a device: cv2.VideoCapture already is one."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
+
+
+class Source:
+    live = False
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.drops = 0  # live frames replaced by a newer one before the pipeline took them
+        self.skipped = 0  # unreadable images or frames
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the device; finite sources hold nothing between frames."""
+
+
+class ImageFolderSource(Source):
+    """Image files in name order (a folder's, or a single one); each is one frame."""
+
+    def __init__(self, uri: str, images: list[Path]):
+        super().__init__(uri)
+        self.images = images
+
+    @classmethod
+    def from_folder(cls, uri: str, folder: Path) -> "ImageFolderSource":
+        """Every image of the folder; other files (a README) are ignored, and their count logged."""
+        files = sorted(path for path in folder.iterdir() if path.is_file())
+        images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+        if len(files) > len(images):
+            log.info("%s: ignoring %d non-image file(s)", folder, len(files) - len(images))
+        return cls(uri, images)
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        for index, path in enumerate(self.images):
+            if stop.is_set():
+                return
+            started = time.perf_counter()
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                self.skipped += 1
+                log.warning("%s: unreadable image, skipped (%d so far)", path, self.skipped)
+                continue
+            yield Frame(index, image, time.perf_counter() - started)
+
+
+class VideoFileSource(Source):
+    """Every frame of a video file, in order (no real-time pacing: a file is processed as fast as it can)."""
+
+    def __init__(self, uri: str, path: Path):
+        super().__init__(uri)
+        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self.capture.isOpened():
+            raise UserError(f"{path}: not a readable video file (or image folder)")
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        index = 0
+        while not stop.is_set():
+            started = time.perf_counter()
+            ok, image = self.capture.read()
+            if not ok:
+                return
+            yield Frame(index, image, time.perf_counter() - started)
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class LiveSource(Source):
+    """The newest frame of a camera or stream, grabbed in a background thread; reopened when it fails."""
+
+    live = True
+
+    def __init__(self, uri: str, open_capture: Callable[[], Capture]):
+        super().__init__(uri)
+        self._open_capture = open_capture
+        self._latest: Frame | None = None
+        self._fresh = threading.Condition()
+        self._stopping = threading.Event()
+        self._grabber: threading.Thread | None = None
+        self.connected: bool | None = None  # None until the first open attempt has succeeded or failed
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        self._grabber = threading.Thread(target=self._grab_forever, name=f"grab {self.uri}", daemon=True)
+        self._grabber.start()
+        while not stop.is_set() and not self._stopping.is_set():
+            with self._fresh:
+                if self._latest is None:
+                    self._fresh.wait(WAIT_SLICE_S)
+                frame, self._latest = self._latest, None
+            if frame is not None:
+                yield frame
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._grabber is not None:
+            self._grabber.join(timeout=1.0)
+
+    def _grab_forever(self) -> None:
+        index = 0
+        backoff = BACKOFF_START_S
+        while not self._stopping.is_set():
+            capture = self._try_open()
+            if capture is None:
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            index = self._grab_until_failure(capture, index)
+            capture.release()
+            if not self._stopping.is_set():
+                backoff = BACKOFF_START_S
+                self._set_connected(False, "stream lost")
+
+    def _try_open(self) -> Capture | None:
+        try:
+            return self._open_capture()
+        except OSError as exc:
+            self._set_connected(False, f"cannot open ({exc})")
+            return None
+
+    def _grab_until_failure(self, capture: Capture, index: int) -> int:
+        """Read until the device stops delivering; returns the next frame index."""
+        while not self._stopping.is_set():
+            started = time.perf_counter()
+            ok, image = capture.read()
+            if not ok or image is None:
+                return index
+            self._set_connected(True, "streaming")
+            with self._fresh:
+                if self._latest is not None:
+                    self.drops += 1
+                self._latest = Frame(index, image, time.perf_counter() - started)
+                self._fresh.notify()
+            index += 1
+        return index
+
+    def _set_connected(self, connected: bool, why: str) -> None:
+        """Log transitions only: a camera unplugged for an hour is one warning, not thousands."""
+        if connected != self.connected:
+            if connected:
+                log.info("%s: %s", self.uri, why)
+            else:
+                log.warning("%s: %s; retrying with backoff up to %g s", self.uri, why, BACKOFF_MAX_S)
+        self.connected = connected
+
+
+def open_opencv(target: int | str, backend: int) -> Callable[[], Capture]:
+    """A capture opener for OpenCV devices and streams, with open/read timeouts so a dead stream fails
+    fast instead of hanging the grabber for OpenCV's default 30 s."""
+
+    def open_capture() -> Capture:
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+        capture = cv2.VideoCapture(target, backend, params)
+        if not capture.isOpened():
+            capture.release()
+            raise OSError("no video from it")
+        return capture
+
+    return open_capture
+
+
+class PiCamera:
+    """picamera2 behind the Capture interface; imported lazily, it exists only on Raspberry Pi OS."""
+
+    def __init__(self, size: tuple[int, int] = (640, 480)):
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise OSError("the picamera2 module is not installed (apt install python3-picamera2)") from None
+        try:
+            self.camera = Picamera2()
+            # "RGB888" in libcamera's naming is B, G, R in memory: what OpenCV calls BGR.
+            self.camera.configure(self.camera.create_video_configuration(main={"format": "RGB888", "size": size}))
+            self.camera.start()
+        except (RuntimeError, IndexError) as exc:
+            raise OSError(str(exc)) from None
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        try:
+            return True, self.camera.capture_array()
+        except RuntimeError:
+            return False, None
+
+    def release(self) -> None:
+        self.camera.close()
+
+
+def open_source(uri: str) -> Source:
+    """The source for a camera's URI (relative paths were already resolved by the config)."""
+    if uri == "picamera2":
+        return LiveSource(uri, PiCamera)
+    if uri.isdigit():
+        return LiveSource(uri, open_opencv(int(uri), cv2.CAP_V4L2))
+    if uri.startswith("/dev/video"):
+        return LiveSource(uri, open_opencv(uri, cv2.CAP_V4L2))
+    if uri.split("://", 1)[0].lower() in STREAM_SCHEMES:
+        return LiveSource(uri, open_opencv(uri, cv2.CAP_FFMPEG))
+    path = Path(uri)
+    if path.is_dir():
+        return ImageFolderSource.from_folder(uri, path)
+    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFolderSource(uri, [path])
+    if path.is_file():
+        return VideoFileSource(uri, path)
+    raise UserError(f"{uri}: no such camera, stream, video file or image folder")
