@@ -16,6 +16,7 @@ included) and how long decoding it took.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ READ_TIMEOUT_MS = 5000
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 10.0
 WAIT_SLICE_S = 0.1  # how often a waiting reader re-checks the stop flag
+
+
+def quiet_opencv() -> None:
+    """OpenCV and its FFmpeg print a warning on every failed (re)connect; our own log says it once."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,7 @@ class PiCamera:
 
 def open_source(uri: str) -> Source:
     """The source for a camera's URI (relative paths were already resolved by the config)."""
+    quiet_opencv()
     if uri == "picamera2":
         return LiveSource(uri, PiCamera)
     if uri.isdigit():

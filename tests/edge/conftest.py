@@ -183,3 +183,44 @@ def write_config(tmp_path: Path, model: Path, source: str, port: int = 1883, ext
 
 def edge_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "edge.cli", *args]
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def gst_rtsp_available() -> bool:
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+class RtspServer:
+    """tests/edge/rtsp_server.py on a free port; ``stop``/``start`` make the stream die and come back."""
+
+    def __init__(self, image: Path):
+        self.port = free_port()
+        self.image = image
+        self.url = f"rtsp://127.0.0.1:{self.port}/live"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "RtspServer":
+        script = Path(__file__).with_name("rtsp_server.py")
+        self.process = subprocess.Popen([SYSTEM_PYTHON, str(script), str(self.port), str(self.image)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.process.stdout.readline().strip() == "ready"
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(5)
+            self.process = None
+
+
+@pytest.fixture
+def rtsp_server():
+    if not gst_rtsp_available():
+        pytest.skip("GStreamer RTSP server not installed (scripts/test.sh installs it)")
+    server = RtspServer(SAMPLES / "astronaut_2.jpg").start()
+    yield server
+    server.stop()

@@ -1,0 +1,51 @@
+"""The int8 model contract, exercised with the stand-in model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from edge.classifier import EmotionClassifier, quantize, read_labels, square_crop
+from edge.errors import UserError
+from tests.edge.conftest import LABELS
+
+
+def test_probabilities_for_a_batch_of_crops_of_any_size(emotion_model):
+    classifier = EmotionClassifier(emotion_model)
+    assert classifier.labels == LABELS
+    assert (classifier.height, classifier.width, classifier.channels) == (48, 48, 1)
+    rng = np.random.default_rng(1)
+    crops = [rng.integers(0, 256, size, dtype=np.uint8) for size in [(60, 60), (120, 120), (31, 31)]]
+    probabilities = classifier.classify(crops)
+    assert probabilities.shape == (3, 4)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=0.03)
+    assert classifier.classify([]).shape == (0, 4)
+    one = classifier.classify(crops[:1])
+    assert np.allclose(one[0], probabilities[0], atol=1e-6)
+
+
+def test_missing_or_bad_labels_file_is_one_clear_error(tmp_path, emotion_model):
+    copy = tmp_path / "m.tflite"
+    copy.write_bytes(emotion_model.read_bytes())
+    with pytest.raises(UserError, match="m.json: labels file not found"):
+        read_labels(copy)
+    copy.with_suffix(".json").write_text(json.dumps({"classes": LABELS}))
+    with pytest.raises(UserError, match="m.json"):
+        EmotionClassifier(copy)
+    copy.with_suffix(".json").write_text(json.dumps({"labels": LABELS[:3]}))
+    with pytest.raises(UserError, match="4 outputs but its labels file lists 3"):
+        EmotionClassifier(copy)
+
+
+def test_quantize_uses_the_tensor_scale_zero_point_and_dtype():
+    int8 = {"dtype": np.int8, "quantization": (1.0, -128)}
+    assert quantize(np.array([0.0, 255.0, 300.0]), int8).tolist() == [-128, 127, 127]
+    uint8 = {"dtype": np.uint8, "quantization": (2.0, 0)}
+    assert quantize(np.array([10.0]), uint8).tolist() == [5]
+
+
+def test_square_crop_grows_the_box_and_clips_to_the_frame():
+    gray = np.zeros((480, 640), np.uint8)
+    assert square_crop(gray, (100, 100, 50, 80), 0.25).shape == (120, 120)
+    assert square_crop(gray, (600, 440, 80, 80), 0.25).shape == (480 - 420, 640 - 580)  # centre (640, 480)
+    assert square_crop(gray, (700, 500, 10, 10), 0.0) is None

@@ -1,0 +1,74 @@
+"""Real inputs: an image folder with junk in it, a video file written here, an RTSP stream on loopback."""
+
+import logging
+import shutil
+import threading
+import time
+
+import pytest
+
+from edge.errors import UserError
+from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source
+from tests.edge.conftest import SAMPLES
+
+
+def test_folder_yields_images_in_name_order_and_counts_unreadable_ones(tmp_path):
+    for name in ("b.jpg", "d.png"):
+        shutil.copy(SAMPLES / "astronaut_1.jpg", tmp_path / name)
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (tmp_path / "c.png").write_bytes(b"")
+    (tmp_path / "README.md").write_text("not a frame")
+    source = open_source(str(tmp_path))
+    assert isinstance(source, ImageFolderSource)
+    frames = list(source.frames(threading.Event()))
+    assert [f.index for f in frames] == [1, 3]
+    assert frames[0].image.shape == (480, 640, 3)
+    assert source.skipped == 2
+
+
+def test_video_file_yields_every_frame_in_order(video):
+    source = open_source(str(video))
+    assert isinstance(source, VideoFileSource) and not source.live
+    indices = [frame.index for frame in source.frames(threading.Event())]
+    source.close()
+    assert indices == list(range(30))
+
+
+def test_unknown_source_and_unreadable_video_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="no such camera, stream, video file or image folder"):
+        open_source(str(tmp_path / "missing.mp4"))
+    (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
+    with pytest.raises(UserError, match="junk.mp4: not a readable video file"):
+        open_source(str(tmp_path / "junk.mp4"))
+
+
+def next_frames(frames, count: int, timeout: float):
+    """Up to ``count`` frames from a live iterator, or fewer once ``timeout`` passes."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got.append(next(frames))
+    return got
+
+
+def test_rtsp_stream_newest_frame_and_reconnect_after_the_stream_dies(rtsp_server, caplog):
+    caplog.set_level(logging.INFO, logger="edge.sources")
+    source = open_source(rtsp_server.url)
+    assert isinstance(source, LiveSource)
+    stop = threading.Event()
+    frames = source.frames(stop)
+    try:
+        first = next_frames(frames, 5, 15)
+        assert len(first) == 5 and first[0].image.shape == (480, 640, 3)
+        time.sleep(0.5)  # the grabber keeps reading; unconsumed frames are replaced and counted
+        assert source.drops > 0
+        rtsp_server.stop()
+        time.sleep(1.0)
+        rtsp_server.start()
+        after = next_frames(frames, 5, 20)
+        assert len(after) == 5 and after[0].index > first[-1].index
+    finally:
+        stop.set()
+        source.close()
+    messages = [r.getMessage() for r in caplog.records if r.name == "edge.sources"]
+    assert any("stream lost" in m or "cannot open" in m for m in messages)
+    assert sum("streaming" in m for m in messages) == 2  # once per state change, not per frame
