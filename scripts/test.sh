@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run the test suite on a fresh Debian / Raspberry Pi OS machine that has only python3.
-# Installs what the tests need: a venv with the project's dev extra, and Debian's mosquitto broker
-# (the tests start their own on a free loopback port; the system service is left alone).
+# Installs what the tests need: a venv with the project's dev extra, Debian's mosquitto broker
+# (the tests start their own on a free loopback port; the system service is left alone) and GStreamer's RTSP server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 python3 -c "import ensurepip" 2>/dev/null || need_apt+=(python3-venv)
+# The edge tests serve a real RTSP stream on loopback with GStreamer's RTSP server (run by the system python3).
+/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0')" 2>/dev/null \
+  || need_apt+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

@@ -1,0 +1,125 @@
+"""``edge run`` end to end, as a subprocess, against a real mosquitto, video file and RTSP stream."""
+
+import json
+import signal
+import subprocess
+import time
+from datetime import datetime
+
+from edge.events import EVENT_FIELDS, REASONS
+from tests.edge.conftest import LABELS, SAMPLES, edge_command, write_config
+
+TOPIC = "emotion/test-dev/cam"
+
+
+def run_edge(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(edge_command(*args), capture_output=True, text=True, timeout=timeout)
+
+
+def check_event(event: dict) -> None:
+    """The event schema every consumer relies on."""
+    assert set(EVENT_FIELDS) <= set(event), event
+    assert "snapshot" not in event  # face images stay on the device by default
+    assert datetime.fromisoformat(event["ts"]).utcoffset().total_seconds() == 0
+    assert (event["device"], event["camera"]) == ("test-dev", "cam")
+    assert isinstance(event["frame"], int) and event["frame"] >= 0
+    assert isinstance(event["face_id"], int)
+    assert event["emotion"] in LABELS and set(event["scores"]) == set(LABELS)
+    assert event["confidence"] == event["scores"][event["emotion"]]
+    assert abs(sum(event["scores"].values()) - 1) < 0.05
+    x, y, w, h = event["bbox"]
+    assert 0 <= x and 0 <= y and 0 < w and x + w <= 640 and y + h <= 480
+    assert event["reason"] in REASONS
+
+
+def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, emotion_model, broker, subscriber, video):
+    config = write_config(tmp_path, emotion_model, str(video), broker.port)
+    result = run_edge("--config", str(config), "run")
+    assert result.returncode == 0, result.stderr
+    assert subscriber.wait_for(lambda: "offline" in subscriber.payloads("/availability"))
+    events = subscriber.payloads(f"{TOPIC}/event")
+    assert events, result.stderr
+    for event in events:
+        check_event(event)
+    assert events[0]["reason"] == "appeared" and events[0]["frame"] == 0
+    assert len({e["face_id"] for e in events}) == 1  # one face drifting: one track
+    assert subscriber.payloads("/availability") == ["online", "offline"]
+    stats = subscriber.payloads(f"{TOPIC}/stats")[-1]
+    assert stats["frames"] == 30 and stats["skipped"] == 0 and stats["drops"] == 0
+    assert set(stats["latency_ms"]) == {"decode", "detect", "classify", "track", "publish"}
+
+
+def test_stdout_mode_needs_no_broker_and_prints_json_lines(tmp_path, emotion_model):
+    config = write_config(tmp_path, emotion_model, str(SAMPLES), port=1)  # nothing listens on port 1
+    result = run_edge("--config", str(config), "run", "--stdout")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) >= 3
+    for event in events:
+        check_event(event)
+    assert "Traceback" not in result.stderr
+
+
+def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, emotion_model):
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "face.jpg").write_bytes((SAMPLES / "astronaut_1.jpg").read_bytes())
+    config = write_config(tmp_path, emotion_model, "frames")
+    result = subprocess.run(edge_command("--config", str(config), "run", "--stdout"), capture_output=True,
+                            text=True, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path, emotion_model):
+    config = write_config(tmp_path, emotion_model, str(SAMPLES), extra="  detector:\n    model: huge\n")
+    result = run_edge("--config", str(config), "run", "--stdout")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = [l for l in result.stderr.splitlines() if l.startswith("edge: error")]
+    assert "edge.detector.model" in line and str(config) in line
+    good = write_config(tmp_path, emotion_model, str(SAMPLES))
+    missing = run_edge("--config", str(good), "run", "--stdout", "--source", str(tmp_path / "nope.mp4"))
+    assert missing.returncode == 2 and "nope.mp4" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, emotion_model, broker, subscriber,
+                                                                     rtsp_server):
+    config = write_config(tmp_path, emotion_model, rtsp_server.url, broker.port)
+    process = subprocess.Popen(edge_command("--config", str(config), "run"), stderr=subprocess.PIPE, text=True)
+    try:
+        assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=30)
+        assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/stats"), timeout=10)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 2.0
+    finally:
+        process.kill()
+    assert subscriber.wait_for(lambda: subscriber.payloads("/availability")[-1:] == ["offline"], timeout=5)
+    stats = subscriber.payloads(f"{TOPIC}/stats")[-1]
+    assert stats["frames"] > 0 and stats["fps"] > 0
+    for event in subscriber.payloads(f"{TOPIC}/event"):
+        check_event(event)
+
+
+def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path, emotion_model, broker, video):
+    from tests.edge.conftest import Subscriber
+
+    broker.stop()
+    config = write_config(tmp_path, emotion_model, str(video), broker.port)
+    process = subprocess.Popen(edge_command("--config", str(config), "run"), stderr=subprocess.PIPE, text=True)
+    try:
+        first_lines = []
+        while not any("unreachable" in line for line in first_lines):
+            first_lines.append(process.stderr.readline())
+            assert first_lines[-1], "daemon exited before reporting the broker"
+        broker.start()
+        subscriber = Subscriber(broker.port)
+        assert process.wait(timeout=60) == 0
+        rest = process.stderr.read()
+    finally:
+        process.kill()
+    assert sum("unreachable" in line for line in first_lines + rest.splitlines()) == 1  # logged once
+    assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=5)
+    assert subscriber.payloads(f"{TOPIC}/event")[0]["reason"] == "appeared"
+    subscriber.close()
