@@ -17,22 +17,33 @@ def default_config_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def absolute(value: str | None) -> Path | None:
+    """Command-line paths are relative to the working directory (the file's are relative to the file)."""
+    return Path(value).resolve() if value is not None else None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser = argparse.ArgumentParser(prog="edge", description=__doc__)
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    run = verbs.add_parser("run", help="detect faces, classify emotions and publish events")
+    run = verbs.add_parser("run", parents=[common], help="detect faces, classify emotions and publish events")
     run.add_argument("--source", help="camera index, /dev/videoN, picamera2, rtsp://..., video file or image folder")
     run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT")
 
-    bench = verbs.add_parser("bench", help="frames per second and per-stage latency on a video or image folder")
+    bench = verbs.add_parser("bench", parents=[common], help="frames per second and per-stage latency on a video or image folder")
     bench.add_argument("--source", help="video file or image folder (default: a 640x480 clip made from the sample)")
-    bench.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
+    bench.add_argument("--frames", type=int, default=300, help="length of the generated clip (default: 300)")
+    bench.add_argument("--model", help="emotion model to time (edge.model)")
+    bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
+    bench.add_argument("--mqtt", action="store_true", help="publish events to the configured broker")
+    bench.add_argument("--event-every-frame", action="store_true",
+                       help="a heartbeat event on every frame: the publishing worst case")
     return parser
 
 
@@ -40,7 +51,7 @@ def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None)
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
-        uri = str(Path(source).resolve()) if is_local_path(source) else source
+        uri = str(absolute(source)) if is_local_path(source) else source
         settings.cameras = [CameraConfig(name=name, source=uri)]
     elif camera is not None:
         chosen = [c for c in settings.cameras if c.name == camera]
@@ -57,7 +68,10 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "bench":
         from edge.bench import run_bench
 
-        return run_bench(edge_config.load(config_path), args.source, args.frames)
+        overrides = {"model": absolute(args.model), "detector.model": args.detector,
+                     "events.heartbeat_s": 1e-6 if args.event_every_frame else None}
+        source = str(Path(args.source).resolve()) if args.source else None
+        return run_bench(edge_config.load(config_path, overrides), source, args.frames, args.mqtt)
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)

@@ -34,7 +34,7 @@ def check_event(event: dict) -> None:
 
 def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, emotion_model, broker, subscriber, video):
     config = write_config(tmp_path, emotion_model, str(video), broker.port)
-    result = run_edge("--config", str(config), "run")
+    result = run_edge("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert subscriber.wait_for(lambda: "offline" in subscriber.payloads("/availability"))
     events = subscriber.payloads(f"{TOPIC}/event")
@@ -51,7 +51,7 @@ def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, e
 
 def test_stdout_mode_needs_no_broker_and_prints_json_lines(tmp_path, emotion_model):
     config = write_config(tmp_path, emotion_model, str(SAMPLES), port=1)  # nothing listens on port 1
-    result = run_edge("--config", str(config), "run", "--stdout")
+    result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) >= 3
@@ -64,7 +64,7 @@ def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, 
     (tmp_path / "frames").mkdir()
     (tmp_path / "frames" / "face.jpg").write_bytes((SAMPLES / "astronaut_1.jpg").read_bytes())
     config = write_config(tmp_path, emotion_model, "frames")
-    result = subprocess.run(edge_command("--config", str(config), "run", "--stdout"), capture_output=True,
+    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
                             text=True, timeout=60, cwd="/")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1
@@ -72,20 +72,20 @@ def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path, emotion_model):
     config = write_config(tmp_path, emotion_model, str(SAMPLES), extra="  detector:\n    model: huge\n")
-    result = run_edge("--config", str(config), "run", "--stdout")
+    result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     (line,) = [l for l in result.stderr.splitlines() if l.startswith("edge: error")]
     assert "edge.detector.model" in line and str(config) in line
     good = write_config(tmp_path, emotion_model, str(SAMPLES))
-    missing = run_edge("--config", str(good), "run", "--stdout", "--source", str(tmp_path / "nope.mp4"))
+    missing = run_edge("run", "--config", str(good), "--stdout", "--source", str(tmp_path / "nope.mp4"))
     assert missing.returncode == 2 and "nope.mp4" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, emotion_model, broker, subscriber,
                                                                      rtsp_server):
     config = write_config(tmp_path, emotion_model, rtsp_server.url, broker.port)
-    process = subprocess.Popen(edge_command("--config", str(config), "run"), stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(edge_command("run", "--config", str(config)), stderr=subprocess.PIPE, text=True)
     try:
         assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=30)
         assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/stats"), timeout=10)
@@ -107,7 +107,7 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
 
     broker.stop()
     config = write_config(tmp_path, emotion_model, str(video), broker.port)
-    process = subprocess.Popen(edge_command("--config", str(config), "run"), stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(edge_command("run", "--config", str(config)), stderr=subprocess.PIPE, text=True)
     try:
         first_lines = []
         while not any("unreachable" in line for line in first_lines):
