@@ -39,11 +39,15 @@ OFFLINE_ACK_TIMEOUT_S = 0.5  # on shutdown, how long to wait for the broker to t
 class StdoutPublisher:
     """Events as JSON lines on stdout, the demo path with no broker; stats go to the debug log."""
 
+    def __init__(self):
+        self._lines = threading.Lock()  # cameras print from their own threads: keep lines whole
+
     def start(self) -> None:
         """Nothing to connect."""
 
     def event(self, camera: str, event: dict) -> None:
-        print(json.dumps(event), flush=True)
+        with self._lines:
+            print(json.dumps(event), flush=True)
 
     def stats(self, camera: str, stats: dict) -> None:
         log.debug("%s stats: %s", camera, json.dumps(stats))

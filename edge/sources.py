@@ -37,6 +37,7 @@ READ_TIMEOUT_MS = 5000
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 10.0
 WAIT_SLICE_S = 0.1  # how often a waiting reader re-checks the stop flag
+GRABBER_JOIN_S = 0.5  # a grabber stuck in a read is a daemon thread: do not hold up a shutdown for it
 
 
 def quiet_opencv() -> None:
@@ -155,7 +156,7 @@ class LiveSource(Source):
     def close(self) -> None:
         self._stopping.set()
         if self._grabber is not None:
-            self._grabber.join(timeout=1.0)
+            self._grabber.join(timeout=GRABBER_JOIN_S)
 
     def _grab_forever(self) -> None:
         index = 0

@@ -1,0 +1,68 @@
+"""CLI behaviour that needs no broker: the no-TensorFlow rule, snapshots, camera selection, MQTT settings, bench."""
+
+import base64
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import load
+from edge.errors import UserError
+from edge.publisher import build_client, read_password
+from tests.edge.conftest import SAMPLES, edge_command, write_config
+
+
+def test_edge_never_imports_tensorflow():
+    code = ("import sys, edge.cli, edge.daemon, edge.bench, edge.tools.measure_detector; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
+    config = write_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"),
+                          extra="    snapshots: true\n")
+    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    crop = cv2.imdecode(np.frombuffer(base64.b64decode(event["snapshot"]), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert crop.ndim == 2 and crop.shape[0] == crop.shape[1] > 100  # gray, square, the face with a margin
+
+
+def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
+    config = write_config(tmp_path, emotion_model, str(SAMPLES))
+    result = subprocess.run(edge_command("run", "--config", str(config), "--camera", "attic", "--stdout"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "edge: error: --camera attic: no such camera in the config (configured: cam)"
+
+
+def test_password_from_env_or_file_and_tls_errors_are_user_errors(tmp_path, monkeypatch):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    (tmp_path / "c.yaml").write_text(f"edge:\n  mqtt:\n    username: u\n    password_file: {secret.name}\n")
+    assert read_password(load(tmp_path / "c.yaml").mqtt) == "s3cret"
+    (tmp_path / "c.yaml").write_text("edge:\n  mqtt:\n    username: u\n    password_env: EDGE_TEST_PW\n")
+    monkeypatch.delenv("EDGE_TEST_PW", raising=False)
+    with pytest.raises(UserError, match="EDGE_TEST_PW is not set"):
+        build_client(load(tmp_path / "c.yaml"))
+    monkeypatch.setenv("EDGE_TEST_PW", "pw")
+    build_client(load(tmp_path / "c.yaml"))
+    (tmp_path / "c.yaml").write_text("edge:\n  mqtt:\n    tls:\n      ca_file: missing-ca.pem\n")
+    with pytest.raises(UserError, match="edge.mqtt.tls"):
+        build_client(load(tmp_path / "c.yaml"))
+
+
+def test_bench_reports_fps_and_stage_latency(tmp_path, emotion_model, video):
+    config = write_config(tmp_path, emotion_model, str(SAMPLES))
+    result = subprocess.run(edge_command("bench", "--config", str(config), "--source", str(video)),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["frames"] == 30 and report["fps"] > 0 and report["events"] >= 1
+    assert set(report["latency_ms_per_frame"]) == {"decode", "detect", "classify", "track", "publish"}
