@@ -163,15 +163,17 @@ class LiveSource(Source):
         backoff = BACKOFF_START_S
         while not self._stopping.is_set():
             capture = self._try_open()
-            if capture is None:
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            index = self._grab_until_failure(capture, index)
-            capture.release()
-            if not self._stopping.is_set():
-                backoff = BACKOFF_START_S
+            if capture is not None:
+                first_index = index
+                index = self._grab_until_failure(capture, index)
+                capture.release()
+                if self._stopping.is_set():
+                    return
                 self._set_connected(False, "stream lost")
+                if index > first_index:  # it delivered for a while: a fresh outage starts with a short wait
+                    backoff = BACKOFF_START_S
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     def _try_open(self) -> Capture | None:
         try:
@@ -207,12 +209,12 @@ class LiveSource(Source):
 
 
 def open_opencv(target: int | str, backend: int) -> Callable[[], Capture]:
-    """A capture opener for OpenCV devices and streams, with open/read timeouts so a dead stream fails
-    fast instead of hanging the grabber for OpenCV's default 30 s."""
+    """A capture opener for an OpenCV device or stream. Streams get open/read timeouts, so a dead one
+    fails fast instead of hanging the grabber for FFmpeg's default 30 s (V4L2 rejects those properties)."""
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
 
     def open_capture() -> Capture:
-        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
-        capture = cv2.VideoCapture(target, backend, params)
+        capture = cv2.VideoCapture(target, backend, params if backend == cv2.CAP_FFMPEG else [])
         if not capture.isOpened():
             capture.release()
             raise OSError("no video from it")
