@@ -130,6 +130,7 @@ class FaceDetector:
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
         self._scores, self._regressors = outputs[0]["index"], outputs[1]["index"]
         self._letterbox: Letterbox | None = None
+        self._letterbox_shape: tuple[int, ...] = ()
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall."""
@@ -148,7 +149,7 @@ class FaceDetector:
 
     def _letterbox_for(self, shape: tuple[int, ...]) -> Letterbox:
         """Cached per frame size: a camera's resolution does not change between frames."""
-        if self._letterbox is None or self._letterbox_shape != shape[:2]:
+        if self._letterbox_shape != shape[:2]:
             self._letterbox = Letterbox(shape, self.spec.input_size)
             self._letterbox_shape = shape[:2]
         return self._letterbox

@@ -10,7 +10,7 @@ the Hungarian algorithm and needs no dependency.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +24,7 @@ class Track:
     missed: int = 0
     changed: bool = False  # the label switched on the latest update
     new: bool = True  # created on the latest update
-    last_event_at: float | None = field(default=None)
+    last_event_at: float | None = None  # monotonic time of the last event about this face
 
 
 def iou_xywh(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
