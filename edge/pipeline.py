@@ -34,6 +34,7 @@ class Stats:
     frames: int = 0
     events: int = 0
     faces: int = 0  # faces in the latest frame
+    skipped: int = 0  # frames the pipeline could not process (the source counts those it could not read)
     window_frames: int = 0
     window_started: float = field(default_factory=time.monotonic)
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
@@ -48,7 +49,7 @@ class Stats:
             "faces": self.faces,
             "events": self.events,
             "drops": source.drops,
-            "skipped": source.skipped,
+            "skipped": source.skipped + self.skipped,
             "latency_ms": {stage: round(1000 * self.stage_seconds[stage] / frames, 2) for stage in STAGES},
         }
         self.window_frames, self.window_started = 0, now
@@ -79,14 +80,23 @@ class CameraPipeline:
         """Process frames until the source ends (file, folder) or ``stop`` is set."""
         try:
             for frame in self.source.frames(stop):
-                self.process(frame)
+                self.process_or_skip(frame)
         except UserError as exc:
             self.error = exc
             log.error("%s: %s", self.camera.name, exc)
         finally:
             self.source.close()
         log.info("%s: done, %d frames, %d events, %d skipped", self.camera.name, self.stats.frames,
-                 self.stats.events, self.source.skipped)
+                 self.stats.events, self.source.skipped + self.stats.skipped)
+
+    def process_or_skip(self, frame: Frame) -> None:
+        """A frame OpenCV cannot work on (odd size, broken decode) is counted and logged, never fatal."""
+        try:
+            self.process(frame)
+        except cv2.error as exc:
+            with self._stats_lock:
+                self.stats.skipped += 1
+            log.warning("%s: frame %d skipped (%s)", self.camera.name, frame.index, str(exc).strip().splitlines()[-1])
 
     def process(self, frame: Frame) -> None:
         timings = {"decode": frame.decode_s}

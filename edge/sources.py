@@ -187,8 +187,11 @@ class LiveSource(Source):
         while not self._stopping.is_set():
             started = time.perf_counter()
             ok, image = capture.read()
-            if not ok or image is None:
+            if not ok:
                 return index
+            if image is None or image.size == 0:
+                self.skipped += 1  # a corrupt frame from a stream that is still alive
+                continue
             self._set_connected(True, "streaming")
             with self._fresh:
                 if self._latest is not None:

@@ -123,3 +123,15 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
     assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=5)
     assert subscriber.payloads(f"{TOPIC}/event")[0]["reason"] == "appeared"
     subscriber.close()
+
+
+def test_two_cameras_run_side_by_side(tmp_path, emotion_model, video):
+    config = tmp_path / "two.yaml"
+    config.write_text(
+        f"edge:\n  device: test-dev\n  model: {emotion_model}\n  cameras:\n"
+        f"    - {{name: door, source: {video}}}\n    - {{name: desk, source: {SAMPLES}}}\n"
+    )
+    result = run_edge("run", "--config", str(config), "--stdout")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {e["camera"] for e in events} == {"door", "desk"}
