@@ -52,8 +52,8 @@ def square_crop(gray: np.ndarray, box: tuple[float, float, float, float], margin
 
 class EmotionClassifier:
     def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False):
-        self.labels = read_labels(model)
         self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
+        self.labels = read_labels(model)
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
