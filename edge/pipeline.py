@@ -17,7 +17,6 @@ import cv2
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import FaceDetector
-from edge.errors import UserError
 from edge.events import build_event, reason_to_publish
 from edge.sources import Frame, Source, open_source
 from edge.tracker import Tracker
@@ -74,16 +73,12 @@ class CameraPipeline:
         self.source = open_source(camera.source)
         self.stats = Stats()
         self._stats_lock = threading.Lock()
-        self.error: UserError | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set."""
         try:
             for frame in self.source.frames(stop):
                 self.process_or_skip(frame)
-        except UserError as exc:
-            self.error = exc
-            log.error("%s: %s", self.camera.name, exc)
         finally:
             self.source.close()
         log.info("%s: done, %d frames, %d events, %d skipped", self.camera.name, self.stats.frames,
