@@ -6,6 +6,8 @@ import subprocess
 import time
 from datetime import datetime
 
+import pytest
+
 from edge.events import EVENT_FIELDS, REASONS
 from tests.edge.conftest import LABELS, SAMPLES, edge_command, write_config
 
@@ -135,3 +137,17 @@ def test_two_cameras_run_side_by_side(tmp_path, emotion_model, video):
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert {e["camera"] for e in events} == {"door", "desk"}
+
+
+def test_demo_with_the_bundled_model_and_config(tmp_path):
+    """The README's demo: ``edge run --stdout`` in the repository, on config.yaml's sample camera."""
+    from edge.config import BUNDLED_MODEL
+    from tests.edge.conftest import REPO
+
+    if not BUNDLED_MODEL.is_file():
+        pytest.skip("edge/models/emotion_int8.tflite is not committed yet")
+    labels = json.loads(BUNDLED_MODEL.with_suffix(".json").read_text())["labels"]
+    result = subprocess.run(edge_command("run", "--stdout"), capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(events) >= 3 and all(e["emotion"] in labels and e["camera"] == "sample" for e in events)
