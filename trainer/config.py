@@ -62,6 +62,7 @@ class TrainConfig(PathFields):
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(5e-5, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
+    augment: float = Field(1.0, ge=0, le=2, description="augmentation strength; 0 = mirror only")
     mixup: float = Field(0.0, ge=0, description="Beta(a, a) mixup strength; 0 disables")
     class_weighting: bool = True
     patience: int = Field(10, ge=1, description="epochs without a better validation macro-F1 before stopping")
@@ -78,6 +79,7 @@ class QatConfig(Strict):
 class ExportConfig(PathFields):
     out: Path = Path("edge/models/emotion_int8.tflite")
     calibration_samples: int = Field(300, ge=1)
+    flip_average: bool = Field(True, description="fold mirror-image averaging into the exported model")
     max_int8_drop: float = Field(0.015, ge=0, description="max accuracy the int8 file may trail its float model by")
 
 

@@ -18,6 +18,7 @@ from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.dataset import split_files
 from trainer.metrics import summarize
+from trainer.model import batch_one, with_flip_average
 from trainer.pipeline import Split, load_split
 from trainer.tflite import INT8_INPUT_DESCRIPTION, predict_tflite, tflite_ops, tflite_tensor_dtypes
 
@@ -35,10 +36,12 @@ class ExportCheckFailed(UserError):
 
 
 def calibration_images(split: Split, count: int, seed: int) -> np.ndarray:
-    """A class-stratified random sample of training images for the int8 calibration."""
+    """A random sample of training images for the int8 calibration, plus a black and a white frame so the
+    input's range is exactly 0..255 and a raw pixel maps to itself (scale 1, zero point 0)."""
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(split.labels))[:count]
-    return split.images[order].astype(np.float32)
+    sample = split.images[rng.permutation(len(split.labels))[:count]].astype(np.float32)
+    extremes = np.stack([np.zeros_like(sample[0]), np.full_like(sample[0], 255.0)])
+    return np.concatenate([extremes, sample])
 
 
 def convert_int8(model, calibration: np.ndarray) -> bytes:
@@ -82,7 +85,7 @@ def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics:
         "labels": settings.classes,
         "input": {**INT8_INPUT_DESCRIPTION, "height": settings.model.input_size, "width": settings.model.input_size, "channels": 1},
         "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
-        "architecture": {"name": "MobileNetV2", **settings.model.model_dump()},
+        "architecture": {"name": "MobileNetV2", **settings.model.model_dump(), "flip_average": settings.export.flip_average},
         "trained_from": source,
         "operators": ops,
         "float_twin": path.name.replace("_int8", "_float"),
@@ -93,16 +96,21 @@ def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics:
     path.with_suffix(".json").write_text(json.dumps(contract, indent=2) + "\n")
 
 
-def trained_model(settings: TrainerConfig):
-    """The QAT model when the run has one (its fake-quant ranges carry over), else the float model."""
+def trained_models(settings: TrainerConfig):
+    """(float model, model to quantize, how it was quantized), both batch-1 and flip-averaged if configured.
+
+    The model to quantize is the QAT model when the run has one (its fake-quant ranges carry over),
+    else the float model itself (post-training quantization).
+    """
     from trainer.train import load_float, load_qat
 
     run_dir = settings.train.out_dir
     if not (run_dir / "float" / "best.weights.h5").exists():
         raise UserError(f"{run_dir}: no trained model (run 'trainer train' with this run folder first)")
-    float_model = load_float(run_dir, settings)
+    wrap = with_flip_average if settings.export.flip_average else batch_one
+    float_model = wrap(load_float(run_dir, settings))
     if (run_dir / "qat" / "best.weights.h5").exists():
-        return float_model, load_qat(run_dir, settings), "quantization-aware training"
+        return float_model, wrap(load_qat(run_dir, settings)), "quantization-aware training"
     return float_model, float_model, "post-training quantization"
 
 
@@ -112,7 +120,7 @@ def evaluate_file(path: Path, split: Split, settings: TrainerConfig) -> dict:
 
 def run_export(settings: TrainerConfig, int8: bool = True) -> int:
     out = settings.export.out
-    float_model, quantizable, source = trained_model(settings)
+    float_model, quantizable, source = trained_models(settings)
     train, validation = load_split(settings, "train"), load_split(settings, "validation")
     out.parent.mkdir(parents=True, exist_ok=True)
     float_path = out.with_name(out.name.replace("_int8", "_float") if "_int8" in out.name else out.stem + "_float.tflite")

@@ -8,6 +8,8 @@ momentum 0.9, one gray channel, and pixel normalisation folded in so the model t
 
 from __future__ import annotations
 
+import numpy as np
+import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
@@ -58,3 +60,33 @@ def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
     x = layers.Dropout(settings.dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
     return keras.Model(inputs, outputs, name=f"mobilenetv2_a{settings.alpha:g}_{settings.input_size}")
+
+
+def batch_one(model: keras.Model) -> keras.Model:
+    """The same model with a static batch of 1, as the Edge TPU compiler requires."""
+    pixels = keras.Input(model.input_shape[1:], batch_size=1, name="pixels")
+    return keras.Model(pixels, model(pixels), name=model.name)
+
+
+def mirror_width(size: int) -> layers.Layer:
+    """A horizontal flip as a fixed matrix product (FULLY_CONNECTED), an op the Edge TPU runs;
+    ``tf.reverse`` would become REVERSE_V2, which it does not."""
+    flip = keras.layers.Dense(size, use_bias=False, trainable=False, name="mirror")
+    flip.build((None, size, size))
+    flip.set_weights([np.eye(size, dtype="float32")[::-1]])
+    return flip
+
+
+def with_flip_average(model: keras.Model) -> keras.Model:
+    """The model's probabilities averaged over the face and its mirror image, folded into one batch-1 graph.
+
+    Test-time flip averaging costs one more pass of the backbone but no extra weights, so the file stays
+    the same size; whether it is worth it is decided on validation (``export.flip_average``).
+    """
+    height, width, channels = model.input_shape[1:]
+    pixels = keras.Input((height, width, channels), batch_size=1, name="pixels")
+    rows = layers.Reshape((height, width))(pixels)
+    mirrored = layers.Reshape((height, width, channels))(mirror_width(width)(rows))
+    both = layers.Concatenate(axis=0)([pixels, mirrored])
+    averaged = layers.Lambda(lambda s: tf.reduce_mean(s, axis=0, keepdims=True), name="flip_average")(model(both))
+    return keras.Model(pixels, averaged, name=f"{model.name}_flipavg")

@@ -17,7 +17,7 @@ import tf_keras as keras
 from tqdm import tqdm
 
 from edge.errors import UserError
-from trainer.config import TrainerConfig
+from trainer.config import TrainConfig, TrainerConfig
 from trainer.dataset import split_files
 
 
@@ -45,19 +45,19 @@ def load_split(settings: TrainerConfig, split: str, size: int | None = None) -> 
     return Split(images[..., None], np.asarray(labels, dtype=np.int64), paths)
 
 
-def augmenter(seed: int) -> keras.Sequential:
-    """Face-safe augmentation: mirror, small rotation/shift/zoom, brightness/contrast. No vertical flips."""
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal", seed=seed),
-            keras.layers.RandomRotation(0.04, fill_mode="reflect", seed=seed + 1),  # about +-15 degrees
-            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 2),
-            keras.layers.RandomZoom((-0.15, 0.1), fill_mode="reflect", seed=seed + 3),
-            keras.layers.RandomContrast(0.3, seed=seed + 4),
-            keras.layers.RandomBrightness(0.2, value_range=(0, 255), seed=seed + 5),
-        ],
-        name="augment",
-    )
+def augmenter(seed: int, strength: float) -> keras.Sequential:
+    """Face-safe augmentation: mirror, then rotation/shift/zoom/brightness/contrast scaled by ``strength``
+    (1 = up to 15 degrees, 10% shift, 15% zoom). No vertical flips: upside-down faces are not the task."""
+    steps = [keras.layers.RandomFlip("horizontal", seed=seed)]
+    if strength > 0:
+        steps += [
+            keras.layers.RandomRotation(0.04 * strength, fill_mode="reflect", seed=seed + 1),
+            keras.layers.RandomTranslation(0.1 * strength, 0.1 * strength, fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomZoom((-0.15 * strength, 0.1 * strength), fill_mode="reflect", seed=seed + 3),
+            keras.layers.RandomContrast(0.3 * strength, seed=seed + 4),
+            keras.layers.RandomBrightness(0.2 * strength, value_range=(0, 255), seed=seed + 5),
+        ]
+    return keras.Sequential(steps, name="augment")
 
 
 def random_erasing(images: tf.Tensor, probability: float = 0.5, max_fraction: float = 0.3) -> tf.Tensor:
@@ -79,20 +79,21 @@ def random_erasing(images: tf.Tensor, probability: float = 0.5, max_fraction: fl
     return tf.where((inside & chosen)[..., None], fill, images)
 
 
-def training_dataset(split: Split, num_classes: int, batch_size: int, seed: int, mixup: float = 0.0) -> tf.data.Dataset:
+def training_dataset(split: Split, num_classes: int, settings: TrainConfig) -> tf.data.Dataset:
     """Shuffled, augmented batches of (float pixels 0..255, one-hot labels)."""
-    augment = augmenter(seed)
+    seed, batch_size, strength = settings.seed, settings.batch_size, settings.augment
+    augment = augmenter(seed, strength)
     onehot = np.eye(num_classes, dtype=np.float32)[split.labels]
     dataset = tf.data.Dataset.from_tensor_slices((split.images, onehot))
     dataset = dataset.shuffle(len(split.labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
 
     def transform(images, labels):
         images = tf.clip_by_value(augment(tf.cast(images, tf.float32), training=True), 0.0, 255.0)
-        return random_erasing(images), labels
+        return random_erasing(images, probability=0.5 * strength), labels
 
     dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-    if mixup > 0:
-        dataset = dataset.map(lambda x, y: mix(x, y, mixup), num_parallel_calls=tf.data.AUTOTUNE)
+    if settings.mixup > 0:
+        dataset = dataset.map(lambda x, y: mix(x, y, settings.mixup), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -105,14 +106,6 @@ def mix(images: tf.Tensor, labels: tf.Tensor, alpha: float):
     images = lam * images + (1 - lam) * tf.gather(images, order)
     labels = lam * labels + (1 - lam) * tf.gather(labels, order)
     return images, labels
-
-
-def predict_probabilities(model: keras.Model, images: np.ndarray, batch_size: int = 256, flip_average: bool = False) -> np.ndarray:
-    """Class probabilities of a Keras model; with ``flip_average`` the mean over the image and its mirror."""
-    probs = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
-    if flip_average:
-        probs = (probs + model.predict(images[:, :, ::-1].astype(np.float32), batch_size=batch_size, verbose=0)) / 2
-    return probs
 
 
 def class_weights(labels: Sequence[int], num_classes: int) -> dict[int, float]:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 INT8_INPUT_DESCRIPTION = {
     "dtype": "uint8",
     "pixels": "raw grayscale 0..255 of the face crop resized to height x width; with 3 channels, the gray crop replicated",
-    "layout": "NHWC, batch 1 (resizable on CPU)",
+    "layout": "NHWC, static batch of 1",
     "quantization": "use the input tensor's own scale and zero point",
 }
 
@@ -30,21 +30,19 @@ def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     return values.astype(np.float32) if scale == 0 else (values.astype(np.float32) - zero_point) * scale
 
 
-def predict_tflite(path: Path, gray: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities for gray images (N, H, W) already at the model's input size."""
+def predict_tflite(path: Path, gray: np.ndarray) -> np.ndarray:
+    """Class probabilities for gray images (N, H, W) already at the model's input size, one at a time
+    (the exported models have a static batch of 1, as on the device)."""
     interpreter = Interpreter(model_path=str(path), num_threads=2)
-    detail = interpreter.get_input_details()[0]
+    interpreter.allocate_tensors()
+    detail, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     channels = detail["shape"][-1]
     outputs = []
-    for start in tqdm(range(0, len(gray), batch_size), desc=f"run {path.name}", unit="batch", leave=False):
-        batch = gray[start:start + batch_size][..., None].repeat(channels, axis=-1)
-        interpreter.resize_tensor_input(detail["index"], batch.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(detail["index"], quantize(batch, detail))
+    for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1):
+        interpreter.set_tensor(detail["index"], quantize(image[None, :, :, None].repeat(channels, axis=-1), detail))
         interpreter.invoke()
-        out = interpreter.get_output_details()[0]
-        outputs.append(dequantize(interpreter.get_tensor(out["index"]), out))
-    return np.concatenate(outputs)
+        outputs.append(dequantize(interpreter.get_tensor(out["index"]), out)[0])
+    return np.stack(outputs)
 
 
 def tflite_ops(path: Path) -> list[str]:

@@ -85,7 +85,7 @@ def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: S
     steps = len(train.labels) // settings.train.batch_size
     if settings.train.max_steps_per_epoch:
         steps = min(steps, settings.train.max_steps_per_epoch)
-    dataset = training_dataset(train, len(settings.classes), settings.train.batch_size, settings.train.seed, settings.train.mixup)
+    dataset = training_dataset(train, len(settings.classes), settings.train)
     started = time.time()
     model.fit(
         dataset.repeat(),

@@ -1,0 +1,121 @@
+"""Train a tiny MobileNetV2 on synthetic faces, export it to int8, and check the model contract.
+
+One run (module-scoped) feeds every test here: training even a tiny model costs tens of seconds.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from tests.synthetic import make_dataset  # noqa: E402
+from trainer.cli import main  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+TINY = """
+trainer:
+  data_dir: {data}
+  model: {{input_size: 48, alpha: 0.35, stem_stride: 1, last_channels: 64, dropout: 0.0}}
+  train: {{out_dir: {run}, epochs: 8, batch_size: 16, learning_rate: 0.01, label_smoothing: 0.0, augment: 0.0, patience: 8}}
+  qat: {{epochs: 1, learning_rate: 0.0005}}
+  export: {{out: {out}, calibration_samples: 32, max_int8_drop: 0.05}}
+"""
+
+
+def write_config(root: Path, out: str = "model/emotion_int8.tflite") -> Path:
+    path = root / f"config_{Path(out).parent.name}.yaml"
+    path.write_text(TINY.format(data=root / "data", run=root / "run", out=root / out))
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trained")
+    make_dataset(root / "data", per_class=60)
+    config = write_config(root)
+    assert main(["--config", str(config), "train"]) == 0
+    assert main(["--config", str(config), "export", "--int8"]) == 0
+    return root
+
+
+def test_training_learns_and_selects_on_validation(exported):
+    record = json.loads((exported / "run/float/selected.json").read_text())
+    assert record["val_accuracy"] > 0.7, record  # chance is 0.25
+    for artefact in ("config.json", "float/history.csv", "qat/best.weights.h5", "curves.png"):
+        assert (exported / "run" / artefact).exists(), artefact
+
+
+def test_int8_file_contract(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from trainer.export import EDGETPU_OPS
+    from trainer.tflite import tflite_ops, tflite_tensor_dtypes
+
+    model = exported / "model/emotion_int8.tflite"
+    interpreter = Interpreter(model_path=str(model))
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert inp["dtype"] == np.uint8 and out["dtype"] == np.uint8
+    assert list(inp["shape_signature"]) == [1, 48, 48, 1] and list(out["shape_signature"]) == [1, 4]
+    assert inp["quantization"] == (1.0, 0), "raw pixels 0..255 go in unchanged"
+    assert set(tflite_ops(model)) <= EDGETPU_OPS
+    assert np.float32 not in set(tflite_tensor_dtypes(model).values())
+
+    contract = json.loads(model.with_suffix(".json").read_text())
+    assert contract["labels"] == ["happy", "neutral", "sad", "surprise"]
+    assert contract["input"]["height"] == 48 and contract["input"]["dtype"] == "uint8"
+    assert set(contract["metrics"]["test"]) == {"int8", "float"}
+    assert contract["data"]["counts"]["train"]["happy"] == 60
+    assert (exported / "model" / contract["float_twin"]).exists()
+
+
+def test_int8_agrees_with_float_on_raw_pixels(exported):
+    import cv2
+
+    from trainer.tflite import predict_tflite
+
+    files = sorted((exported / "data/test").glob("*/*.jpg"))
+    gray = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
+    int8 = predict_tflite(exported / "model/emotion_int8.tflite", gray)
+    flt = predict_tflite(exported / "model/emotion_float.tflite", gray)
+    assert np.allclose(int8.sum(1), 1, atol=0.05)
+    assert (int8.argmax(1) == flt.argmax(1)).mean() > 0.85
+
+
+def test_export_gate_refuses_an_int8_model_that_trails_float(exported, capsys, monkeypatch):
+    """Make the int8 candidate score 10 points under its float twin: export must fail and ship nothing."""
+    import trainer.export as export
+
+    real = export.evaluate_file
+
+    def degraded(path, split, settings):
+        metrics = real(path, split, settings)
+        return {**metrics, "accuracy": metrics["accuracy"] - 0.10} if "candidate" in path.name else metrics
+
+    monkeypatch.setattr(export, "evaluate_file", degraded)
+    config = write_config(exported, out="strict/emotion_int8.tflite")
+    assert main(["--config", str(config), "export", "--int8"]) == 3
+    assert "trails the float model" in capsys.readouterr().err
+    assert not (exported / "strict/emotion_int8.tflite").exists()
+
+
+def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
+    config = write_config(exported)
+    assert main(["--config", str(config), "train"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["--config", str(config), "train", "--resume"]) == 0  # both phases done: nothing to redo
+
+
+def test_evaluate_writes_report_with_figures(exported):
+    out = exported / "eval"
+    config = write_config(exported)
+    assert main(["--config", str(config), "evaluate", str(exported / "model/emotion_int8.tflite"), str(exported / "run"),
+                 "--split", "test", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["results"]) == 3
+    for figure in ("confusion_1.png", "reliability.png", "gradcam_2.png", "mistakes_1.png"):
+        assert (out / figure).stat().st_size > 1000
