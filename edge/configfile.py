@@ -7,6 +7,7 @@ one line naming the key, so a typo never becomes a traceback or a silently ignor
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
@@ -109,4 +110,4 @@ def resolve_path(value: Path | None, info) -> Path | None:
     if value is None or value.is_absolute():
         return value
     base = (info.context or {}).get("base_dir") if info is not None else None
-    return (Path(base) / value) if base else value
+    return Path(os.path.normpath(Path(base) / value)) if base else value

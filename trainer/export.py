@@ -17,7 +17,9 @@ import tensorflow as tf
 from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.dataset import split_files
+from trainer.figures import plot_confusion
 from trainer.metrics import summarize
+from trainer.model_card import write_model_card
 from trainer.model import batch_one, with_flip_average
 from trainer.pipeline import Split, load_split
 from trainer.tflite import INT8_INPUT_DESCRIPTION, predict_tflite, tflite_ops, tflite_tensor_dtypes
@@ -79,7 +81,7 @@ def data_summary(settings: TrainerConfig) -> dict:
     return {"data_dir": settings.data_dir.name, "manifest": str(settings.manifest) if settings.manifest else None, "counts": counts}
 
 
-def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics: dict, source: str) -> None:
+def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics: dict, source: str) -> dict:
     """The JSON beside the model that the edge daemon, the benchmark and third parties read."""
     contract = {
         "labels": settings.classes,
@@ -94,6 +96,7 @@ def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics:
         "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     path.with_suffix(".json").write_text(json.dumps(contract, indent=2) + "\n")
+    return contract
 
 
 def trained_models(settings: TrainerConfig):
@@ -147,6 +150,8 @@ def run_export(settings: TrainerConfig, int8: bool = True) -> int:
         "validation": {"int8": int8_val, "float": float_val},
         "test": {"int8": evaluate_file(out, test, settings), "float": evaluate_file(float_path, test, settings)},
     }
-    write_contract(out, settings, ops, metrics, source)
+    contract = write_contract(out, settings, ops, metrics, source)
+    confusion = plot_confusion(metrics["test"]["int8"]["confusion"], settings.classes, "int8 model, test", out.with_name(out.stem + "_confusion.png"))
+    write_model_card(contract, out, confusion)
     print(f"wrote {out} and {out.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}")
     return 0

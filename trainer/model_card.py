@@ -1,0 +1,74 @@
+"""The model card beside the shipped model, rendered from its contract JSON so its numbers are the export's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainer.evaluate import markdown_table
+
+LIMITS = """\
+## Intended use
+Live, on-device estimation of the apparent facial expression (happy, neutral, sad, surprise) of faces that a
+face detector has already found, for aggregate signals (how a room or a kiosk audience reacts). It reports how
+a face *looks*, not what a person feels, and must not be used to make decisions about individuals (hiring,
+policing, health, education), nor on people who have not been told a camera is analysing them.
+
+## Known limits
+- **Four classes only.** Anger, disgust and fear faces get forced into one of these four (often sad or surprise).
+- **Data bias.** FER2013 was scraped from web image search: mostly frontal, posed or semi-posed adult faces,
+  skewed towards lighter skin tones and young adults; children, older people and darker skin are
+  under-represented, and accuracy for them is not measured here. Labels are noisy (the audit in
+  `reports/eda` flags duplicates with conflicting labels and thousands of review candidates).
+- **Input.** 48x48 grayscale crops: colour is discarded; strong side lighting, profile views (> ~45 degrees),
+  occlusion (masks, hands) and motion blur degrade it. Sad and neutral are the classes it confuses most.
+- **Calibration.** Probabilities are smoothed by label smoothing; see the ECE figure before thresholding them.
+"""
+
+
+def files_used(manifest: str | None) -> str:
+    if manifest:
+        return f"files from the audit's cleaned manifest (`{Path(manifest).name}`: duplicates, blanks and train/validation copies of test images removed)"
+    return "every file (no cleaned manifest: train still holds copies of some test images, which flatters test)"
+
+
+def render(contract: dict, confusion_png: str) -> str:
+    arch = contract["architecture"]
+    test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
+    counts = contract["data"]["counts"]
+    data_rows = "\n".join(f"| {split} | " + " | ".join(str(n) for n in by_class.values()) + f" | {sum(by_class.values())} |"
+                          for split, by_class in counts.items())
+    return f"""# Model card: emotion_int8.tflite
+
+A compact MobileNetV2 (width {arch['alpha']}, {arch['input_size']}x{arch['input_size']} gray input, stem stride
+{arch['stem_stride']}, last 1x1 conv {arch['last_channels']} channels{', mirror-image averaging folded in' if arch.get('flip_average') else ''}),
+trained from scratch, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
+(uint8 raw-pixel input, uint8 probabilities, static batch 1, Edge TPU-compatible operators:
+{', '.join(contract['operators'])}). Outputs, in order: {', '.join(contract['labels'])}.
+
+## Data
+FER2013 restricted to four classes, canonical split (train = Training, validation = PublicTest,
+test = PrivateTest); {files_used(contract['data']['manifest'])}.
+Everything was chosen on validation; test was evaluated once, for this card.
+
+| split | {' | '.join(contract['labels'])} | total |
+|---|{'---|' * (len(contract['labels']) + 1)}
+{data_rows}
+
+## Test metrics ({test['int8']['n']} images of PrivateTest)
+{markdown_table({'int8 TFLite (this file)': test['int8'], 'float TFLite twin': test['float']}, contract['labels'])}
+
+Validation (used for every choice): int8 accuracy {validation['int8']['accuracy']:.4f}, macro-F1
+{validation['int8']['macro_f1']:.4f}; float accuracy {validation['float']['accuracy']:.4f}.
+
+![confusion matrix of the int8 model on test]({confusion_png})
+
+{LIMITS}
+Reproduce: `trainer export --int8` (writes this card), `trainer evaluate edge/models/emotion_int8.tflite --split test`.
+Exported {contract['exported']}.
+"""
+
+
+def write_model_card(contract: dict, model_path: Path, confusion_png: Path) -> Path:
+    path = model_path.parent / "MODEL_CARD.md"
+    path.write_text(render(contract, confusion_png.name))
+    return path
