@@ -9,17 +9,8 @@ from pathlib import Path
 
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path
+from edge.configfile import absolute, default_config_path
 from edge.errors import UserError, exit_on_user_error
-
-
-def default_config_path() -> Path | None:
-    path = Path("config.yaml")
-    return path if path.is_file() else None
-
-
-def absolute(value: str | None) -> Path | None:
-    """Command-line paths are relative to the working directory (the file's are relative to the file)."""
-    return Path(value).resolve() if value is not None else None
 
 
 def build_parser() -> argparse.ArgumentParser:

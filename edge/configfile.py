@@ -31,6 +31,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def default_config_path() -> Path | None:
+    """``./config.yaml`` when there is one: both CLIs read it without being told."""
+    path = Path("config.yaml")
+    return path if path.is_file() else None
+
+
+def absolute(value: str | None) -> Path | None:
+    """Command-line paths are relative to the working directory (the file's are relative to the file)."""
+    return Path(value).resolve() if value is not None else None
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping, checked for unknown sections."""
     try:

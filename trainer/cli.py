@@ -7,22 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+from edge.configfile import absolute, default_config_path
 from edge.errors import exit_on_user_error
 from trainer import config as trainer_config
 
 # tensorflow-model-optimization only supports Keras 2; make every TensorFlow import below use tf-keras.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def default_config_path() -> Path | None:
-    path = Path("config.yaml")
-    return path if path.is_file() else None
-
-
-def absolute(value: str | None) -> Path | None:
-    """Command-line paths are relative to the working directory (the file's are relative to the file)."""
-    return Path(value).resolve() if value is not None else None
 
 
 def build_parser() -> argparse.ArgumentParser:
