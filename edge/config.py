@@ -107,10 +107,12 @@ def default_state_dir() -> Path:
 
 class OutboxConfig(Strict):
     """Outgoing messages wait on disk until the broker acknowledges them, so a broker outage or a daemon
-    restart loses no event; past ``max_messages`` the oldest are dropped (and counted)."""
+    restart loses no event; past ``max_messages`` the oldest are dropped (and counted). A finite run whose
+    broker is down at the end waits for it until SIGTERM, or at most ``drain_timeout_s`` seconds."""
 
     path: Path = Field(default_factory=lambda: default_state_dir() / "outbox.db")
     max_messages: int = Field(10_000, ge=1)
+    drain_timeout_s: Optional[float] = Field(None, gt=0)
 
     _resolve = field_validator("path")(resolve_path)
 

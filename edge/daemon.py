@@ -1,8 +1,15 @@
 """The daemon: one pipeline thread per camera, periodic stats, clean stop on SIGTERM/SIGINT.
 
 With finite sources (files, folders) it runs until every frame is processed and the broker has
-acknowledged every event, then exits; with live sources it runs until signalled. A stop publishes
-"offline" and returns within about a second, well inside systemd's default stop timeout.
+acknowledged every event, then exits 0. If the broker is down at that point it keeps retrying until it
+is back, until SIGTERM, or for at most ``edge.outbox.drain_timeout_s`` (then exit 1); whatever is still
+unacknowledged stays in the outbox and goes out first on the next start. With live sources it runs until
+signalled. A stop publishes "offline" and returns within about a second, well inside systemd's default
+stop timeout.
+
+Under systemd (``Type=notify``) it says READY=1 once the models are loaded and the cameras open, pings
+the watchdog from the main loop, puts the latest stats in ``systemctl status`` and says STOPPING=1 when it
+shuts down. The Prometheus endpoint, when configured, serves the metrics the pipelines and publisher fill.
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ import threading
 import time
 from contextlib import contextmanager
 
+from edge import systemd
 from edge.config import EdgeConfig
+from edge.metrics import Metrics
 from edge.pipeline import CameraPipeline
 from edge.publisher import MqttPublisher, StdoutPublisher
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.2  # how often the main thread looks at the stop flag and the stats clock
+POLL_S = 0.2  # how often the main thread looks at the stop flag, the stats clock and the watchdog
 JOIN_TIMEOUT_S = 1.0
 
 
@@ -34,30 +43,51 @@ def stop_on_signals(stop: threading.Event):
             signal.signal(sig, handler)
 
 
+class Watchdog:
+    """systemd's watchdog, pinged from the main loop only: if that loop wedges, the pings stop and systemd
+    restarts the service. Without ``WatchdogSec=`` (a terminal run) it does nothing."""
+
+    def __init__(self):
+        self.interval = systemd.watchdog_interval()
+        self._next = 0.0
+
+    def tick(self) -> None:
+        if self.interval is not None and time.monotonic() >= self._next:
+            systemd.watchdog()
+            self._next = time.monotonic() + self.interval
+
+
 def run(config: EdgeConfig, stdout: bool = False) -> int:
-    publisher = StdoutPublisher() if stdout else MqttPublisher(config)
-    pipelines = [CameraPipeline(config, camera, publisher) for camera in config.cameras]
+    metrics = Metrics()
+    publisher = StdoutPublisher() if stdout else MqttPublisher(config, metrics)
+    pipelines = [CameraPipeline(config, camera, publisher, metrics) for camera in config.cameras]
     stop = threading.Event()
+    watchdog = Watchdog()
     with stop_on_signals(stop):
+        metrics.serve(config.metrics)
         publisher.start()
         threads = [threading.Thread(target=p.run, args=(stop,), name=p.camera.name, daemon=True) for p in pipelines]
         for thread in threads:
             thread.start()
+        systemd.ready()
         log.info("running %d camera(s): %s", len(pipelines), ", ".join(p.camera.name for p in pipelines))
-        supervise(threads, pipelines, publisher, stop, config.events.stats_interval_s)
+        supervise(threads, pipelines, publisher, stop, config.events.stats_interval_s, watchdog)
         for thread in threads:
             thread.join(JOIN_TIMEOUT_S)
         publish_stats(pipelines, publisher)
-        if not stop.is_set():
-            wait_for_acks(publisher, stop)
+        delivered = stop.is_set() or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
+        systemd.stopping()
         publisher.close()
-    return 0
+        metrics.close()
+    return 0 if delivered else 1
 
 
-def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float) -> None:
+def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float,
+              watchdog: Watchdog) -> None:
     """Until stopped or every source has ended: publish each camera's stats every ``stats_interval_s``."""
     next_stats = time.monotonic() + stats_interval_s
     while not stop.is_set() and any(thread.is_alive() for thread in threads):
+        watchdog.tick()
         stop.wait(POLL_S)
         if time.monotonic() >= next_stats:
             publish_stats(pipelines, publisher)
@@ -65,14 +95,27 @@ def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interv
 
 
 def publish_stats(pipelines, publisher) -> None:
+    """Each camera's stats to the broker, and a one-line summary to ``systemctl status``."""
+    summary = []
     for pipeline in pipelines:
-        publisher.stats(pipeline.camera.name, pipeline.stats_payload())
+        stats = pipeline.stats_payload()
+        publisher.stats(pipeline.camera.name, stats)
+        summary.append(f"{pipeline.camera.name}: {stats['fps']} fps, {stats['faces']} face(s)")
+    systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker")
 
 
-def wait_for_acks(publisher, stop: threading.Event) -> None:
-    """A finite run ends only once the broker holds every event; a signal cuts the wait short."""
+def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:
+    """A finite run ends once the broker holds every event. A signal ends the wait early (True: a stop
+    that was asked for); ``timeout_s`` bounds it (False). Either way the rest stays in the outbox."""
     if publisher.flush(timeout=1.0):
-        return
+        return True
     log.info("waiting for the MQTT broker to acknowledge %d message(s)", publisher.unacked)
-    while not stop.is_set() and not publisher.flush(timeout=POLL_S):
-        pass
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not stop.is_set():
+        watchdog.tick()
+        if publisher.flush(timeout=POLL_S):
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            log.warning("edge.outbox.drain_timeout_s: gave up waiting after %g s", timeout_s)
+            return False
+    return True

@@ -9,7 +9,7 @@ API::
     metrics = Metrics()                          # own registry: several instances (tests) never collide
     metrics.serve(config.metrics)                # no-op when port is null; UserError when the port is taken
     metrics.frames.labels(camera).inc();  metrics.fps.labels(camera).set(14.8)
-    metrics.latency.labels(stage).observe(seconds)     # stage: capture | detect | classify | frame
+    metrics.latency.labels(stage).observe(seconds)     # decode|detect|classify|track|publish, frame: all
     metrics.faces.labels(camera).set(n);  metrics.dropped_frames.labels(camera).inc()
     metrics.queue_depth.labels(queue).set(n);  metrics.reconnects.inc();  metrics.events.labels(camera).inc()
     metrics.watch_outbox(outbox)                 # outbox depth and dropped total, read at scrape time

@@ -12,7 +12,7 @@ API (thread-safe; the pipeline thread puts, paho's network thread acks)::
 
     outbox = Outbox(path, max_messages)       # UserError if the file is not a database or not writable
     message_id = outbox.put(topic, payload, qos, retain)
-    for message in outbox.pending(limit):     # oldest first; Message(id, topic, payload, qos, retain)
+    for message in outbox.pending(limit, after=0):  # oldest first; Message(id, topic, payload, qos, retain)
         ...publish...; on the broker's ack: outbox.ack(message.id)
     outbox.depth, outbox.dropped; outbox.close()
 
@@ -114,11 +114,12 @@ class Outbox:
                 self._depth -= excess
         return message_id
 
-    def pending(self, limit: int = 100) -> list[Message]:
-        """The oldest ``limit`` unacknowledged messages, in the order they were put."""
+    def pending(self, limit: int = 100, after: int = 0) -> list[Message]:
+        """The oldest ``limit`` unacknowledged messages with an id above ``after``, in the order they were put
+        (``after`` lets a sender skip the ones it has already handed to the MQTT client)."""
         with self._lock, self._guard("read"):
             rows = self._db.execute(
-                "SELECT id, topic, payload, qos, retain FROM messages ORDER BY id LIMIT ?", (limit,)
+                "SELECT id, topic, payload, qos, retain FROM messages WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
             ).fetchall()
         return [Message(id, topic, bytes(payload), qos, bool(retain)) for id, topic, payload, qos, retain in rows]
 

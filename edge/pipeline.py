@@ -1,7 +1,9 @@
 """One camera's loop: frame -> faces -> crops -> emotions -> tracks -> events, with per-stage timing.
 
 Each camera runs its own pipeline in its own thread with its own interpreters (a TFLite interpreter is
-not thread-safe), so a slow or reconnecting camera never stalls another.
+not thread-safe), so a slow or reconnecting camera never stalls another. Every frame also feeds the
+Prometheus metrics (edge.metrics), and a change of the camera's dominant emotion or face count goes to the
+publisher as Home Assistant state.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import FaceDetector
 from edge.events import build_event, reason_to_publish
+from edge.metrics import Metrics
 from edge.sources import Frame, Source, open_source
-from edge.tracker import Tracker
+from edge.tracker import Track, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +59,21 @@ class Stats:
         return payload
 
 
+def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
+    """The emotion most faces in view show (ties: the larger summed confidence); None with nobody in view."""
+    votes: dict[int, tuple[int, float]] = {}
+    for track in tracks:
+        count, confidence = votes.get(track.label, (0, 0.0))
+        votes[track.label] = (count + 1, confidence + float(track.scores[track.label]))
+    return labels[max(votes, key=votes.get)] if votes else None
+
+
 class CameraPipeline:
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher):
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None):
         self.config = config
         self.camera = camera
         self.publisher = publisher
+        self.metrics = metrics or Metrics()
         self.detector = FaceDetector(
             config.detector.model, config.detector.score_threshold, config.detector.nms_iou,
             config.detector.min_face_px, config.threads,
@@ -73,6 +86,8 @@ class CameraPipeline:
         self.source = open_source(camera.source)
         self.stats = Stats()
         self._stats_lock = threading.Lock()
+        self._state: tuple[str | None, int] | None = None  # the last Home Assistant state sent
+        self._reported_drops = 0  # source drops already counted in the metrics
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set."""
@@ -119,8 +134,18 @@ class CameraPipeline:
             self.publisher.event(self.camera.name, build_event(
                 self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot))
             track.last_event_at = now
+        self._publish_state(tracks)
         timings["publish"] = _lap(started)
         self._count(timings, len(faces), len(due))
+
+    def _publish_state(self, tracks: list[Track]) -> None:
+        """Only on a change: a retained state per frame would be a flood for nothing."""
+        if not self.config.homeassistant.discovery:
+            return
+        state = (dominant_emotion(tracks, self.classifier.labels), len(tracks))
+        if state != self._state:
+            self.publisher.state(self.camera.name, *state)
+            self._state = state
 
     def _count(self, timings: dict, faces: int, events: int) -> None:
         with self._stats_lock:
@@ -131,10 +156,25 @@ class CameraPipeline:
             stats.events += events
             for stage, seconds in timings.items():
                 stats.stage_seconds[stage] += seconds
+        self._measure(timings, faces, events)
+
+    def _measure(self, timings: dict, faces: int, events: int) -> None:
+        name, metrics = self.camera.name, self.metrics
+        metrics.frames.labels(name).inc()
+        metrics.faces.labels(name).set(faces)
+        metrics.events.labels(name).inc(events)
+        for stage, seconds in timings.items():
+            metrics.latency.labels(stage).observe(seconds)
+        metrics.latency.labels("frame").observe(sum(timings.values()))
 
     def stats_payload(self) -> dict:
+        """The periodic stats; also updates the fps gauge and the dropped-frames counter it shares numbers with."""
         with self._stats_lock:
-            return self.stats.snapshot(self.source)
+            payload = self.stats.snapshot(self.source)
+        self.metrics.fps.labels(self.camera.name).set(payload["fps"])
+        self.metrics.dropped_frames.labels(self.camera.name).inc(payload["drops"] - self._reported_drops)
+        self._reported_drops = payload["drops"]
+        return payload
 
 
 def _lap(started: float) -> float:

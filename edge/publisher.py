@@ -4,13 +4,21 @@ Topics (``prefix`` = ``edge.mqtt.topic_prefix``)::
 
     {prefix}/{device}/availability     "online" / "offline", retained; "offline" is also the last will
     {prefix}/{device}/{camera}/event   one emotion event (see edge.events)
-    {prefix}/{device}/{camera}/stats   periodic pipeline statistics
+    {prefix}/{device}/{camera}/stats   periodic pipeline statistics, with the outbox's depth and drop count
+    {prefix}/{device}/{camera}/state   Home Assistant state, retained (only with edge.homeassistant.discovery)
+
+No event is lost: with QoS 1/2 (the default is 1) every message is first stored in the persistent
+``Outbox`` (edge.outbox) and deleted only once the broker has acknowledged it. One sender thread hands the
+oldest stored messages to paho while connected, at most ``WINDOW`` unacknowledged at a time, so a long
+outage fills the bounded file on disk, never memory. Messages already handed over when a connection drops
+are re-sent by paho on reconnect, ahead of the rest; those still stored when the process dies are re-sent
+by the next start, first. Delivery is therefore in order and at least once (a message whose PUBACK was lost
+in a crash can arrive twice). QoS 0 means "at most once" by definition and bypasses the outbox: published
+while connected, counted in ``lost`` otherwise. "online"/"offline" bypass it too: they describe the
+connection at hand, and a stale "online" replayed after a restart would lie.
 
 A broker that is down at start or goes away later is retried by paho's network thread with capped
-exponential backoff (1 s to 30 s), logged once per state change. QoS 1/2 messages published meanwhile
-wait in paho's memory queue and go out on reconnect; ``flush`` waits until the broker has acknowledged
-every one of them. Everything goes through ``MqttPublisher._send``: that is where a persistent outbox
-(a later issue) slots in, storing before sending and deleting on the broker's acknowledgement.
+exponential backoff (1 s to 30 s), logged once per state change.
 """
 
 from __future__ import annotations
@@ -21,19 +29,23 @@ import os
 import ssl
 import sys
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig, MqttConfig
 from edge.errors import UserError
-from edge.homeassistant import OFFLINE, ONLINE, availability_topic
+from edge.classifier import read_labels
+from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
+                                state_payload, state_topic)
+from edge.metrics import Metrics
+from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 OFFLINE_ACK_TIMEOUT_S = 0.5  # on shutdown, how long to wait for the broker to take "offline"
+WINDOW = 100  # messages handed to paho and not yet acknowledged; the rest wait in the outbox on disk
 
 
 class StdoutPublisher:
@@ -52,8 +64,13 @@ class StdoutPublisher:
     def stats(self, camera: str, stats: dict) -> None:
         log.debug("%s stats: %s", camera, json.dumps(stats))
 
+    def state(self, camera: str, emotion: str | None, faces: int) -> None:
+        """Home Assistant state has no meaning without a broker."""
+
     def flush(self, timeout: float) -> bool:
         return True
+
+    unacked = 0  # printed lines need no acknowledgement
 
     def close(self) -> None:
         sys.stdout.flush()
@@ -92,7 +109,7 @@ def build_client(config: EdgeConfig) -> mqtt.Client:
         client.tls_insecure_set(settings.tls.insecure)
     client.will_set(availability_topic(config), OFFLINE, qos=1, retain=True)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-    client.max_queued_messages_set(0)  # unbounded while offline; the outbox will bound it on disk
+    client.max_queued_messages_set(0)  # paho holds at most WINDOW messages: the outbox bounds the rest on disk
     return client
 
 
@@ -101,23 +118,42 @@ def _path(value) -> str | None:
 
 
 class MqttPublisher:
-    def __init__(self, config: EdgeConfig):
+    def __init__(self, config: EdgeConfig, metrics: Metrics | None = None):
         self.config = config
         self.qos = config.mqtt.qos
+        self.metrics = metrics or Metrics()
+        self.outbox = Outbox(config.outbox.path, config.outbox.max_messages)
+        self.metrics.watch_outbox(self.outbox)
         self.client = build_client(config)
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self._acks = threading.Condition()
-        self._unacked: set[int] = set()
-        self._acked_early: set[int] = set()  # acks that arrived before publish() returned their mid
+        self.client.on_publish = lambda *_: self._poke()
+        self.client.on_message = self._on_message
+        self._discovery = self._discovery_messages(config)
+        self._wake = threading.Condition()
+        self._due = True  # something to do for the sender: new messages, a connection or acknowledgements
+        self._closing = False
+        self._in_flight: list[tuple[mqtt.MQTTMessageInfo, int]] = []  # handed to paho, oldest first; sender only
+        self._handed = 0  # the newest outbox id handed to paho by this process
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
         self._connected: bool | None = None
+        self._ever_connected = False
         self.lost = 0  # QoS 0 messages published while disconnected (paho drops those)
+
+    @staticmethod
+    def _discovery_messages(config: EdgeConfig) -> list[DiscoveryMessage]:
+        if not config.homeassistant.discovery:
+            return []
+        return discovery_messages(config, read_labels(config.model))
 
     @property
     def _where(self) -> str:
         return f"{self.config.mqtt.host}:{self.config.mqtt.port}"
+
+    @property
+    def _ha_status_topic(self) -> str:
+        return f"{self.config.homeassistant.discovery_prefix}/status"
 
     def start(self) -> None:
         """Connect in the background: a broker that is down does not block or kill the daemon."""
@@ -125,32 +161,40 @@ class MqttPublisher:
             self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
         except ValueError as exc:
             raise UserError(f"edge.mqtt.host: {exc}") from None
+        if self.outbox.depth:
+            log.info("outbox %s: %d message(s) from before the restart go out first", self.outbox.path, self.outbox.depth)
+        self._sender.start()
         self.client.loop_start()
 
     def event(self, camera: str, event: dict) -> None:
         self._send(self._camera_topic(camera, "event"), json.dumps(event))
 
     def stats(self, camera: str, stats: dict) -> None:
-        self._send(self._camera_topic(camera, "stats"), json.dumps(stats))
+        outbox = {"depth": self.outbox.depth, "dropped": self.outbox.dropped}
+        self._send(self._camera_topic(camera, "stats"), json.dumps({**stats, "outbox": outbox}))
+
+    def state(self, camera: str, emotion: str | None, faces: int) -> None:
+        """The Home Assistant sensors' state, retained so HA shows it right after a restart of either side."""
+        if self._discovery:
+            self._send(state_topic(self.config, camera), state_payload(emotion, faces), retain=True)
 
     def flush(self, timeout: float) -> bool:
-        """True once the broker has acknowledged every QoS 1/2 message sent so far; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._acks:
-            while self._unacked:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._acks.wait(left)
-        return True
+        """True once the broker has acknowledged every stored message; False on timeout."""
+        with self._wake:
+            return self._wake.wait_for(lambda: self.outbox.depth == 0, timeout)
 
     @property
     def unacked(self) -> int:
-        with self._acks:
-            return len(self._unacked)
+        return self.outbox.depth
 
     def close(self) -> None:
-        """Say "offline" (retained) while still connected, then disconnect; the will covers a crash."""
+        """Stop sending, say "offline" (retained) while still connected, then disconnect; the will covers a
+        crash. Whatever the broker has not acknowledged stays in the outbox for the next start."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify_all()
+        if self._sender.is_alive():
+            self._sender.join()
         if self._connected:
             info = self.client.publish(availability_topic(self.config), OFFLINE, qos=1, retain=True)
             try:
@@ -160,39 +204,86 @@ class MqttPublisher:
         self._connected = None  # a disconnect we asked for is not an outage to report
         self.client.disconnect()
         self.client.loop_stop()
+        if self.outbox.depth:
+            log.warning("outbox %s: %d message(s) not acknowledged; they go out on the next start",
+                        self.outbox.path, self.outbox.depth)
+        self.outbox.close()
 
     def _camera_topic(self, camera: str, kind: str) -> str:
         return f"{self.config.mqtt.topic_prefix}/{self.config.device}/{camera}/{kind}"
 
-    def _send(self, topic: str, payload: str, retain: bool = False) -> None:
-        info = self.client.publish(topic, payload, qos=self.qos, retain=retain)
+    def _send(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
+        """Store, then let the sender thread publish; QoS 0 goes straight out (see the module doc)."""
         if self.qos == 0:
-            if info.rc == mqtt.MQTT_ERR_NO_CONN:
+            if self.client.publish(topic, payload, qos=0, retain=retain).rc == mqtt.MQTT_ERR_NO_CONN:
                 self.lost += 1
             return
-        with self._acks:
-            if info.mid in self._acked_early:
-                self._acked_early.discard(info.mid)
-            else:
-                self._unacked.add(info.mid)
+        data = payload.encode() if isinstance(payload, str) else payload
+        self.outbox.put(topic, data, self.qos, retain)
+        self._poke()
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        # Called with paho's internal lock held: never publish from here, only record the ack.
-        if self.qos == 0:
-            return
-        with self._acks:
-            if mid in self._unacked:
-                self._unacked.discard(mid)
+    def _poke(self) -> None:
+        """Wake the sender (also from paho's callbacks: it only takes this lock, never paho's)."""
+        with self._wake:
+            self._due = True
+            self._wake.notify_all()
+
+    def _send_loop(self) -> None:
+        """The only thread that hands stored messages to paho and deletes acknowledged ones."""
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._due or self._closing)
+                if self._closing:
+                    return
+                self._due = False
+            self._collect_acks()
+            room = WINDOW - len(self._in_flight) if self._connected else 0
+            batch = self.outbox.pending(room, after=self._handed) if room > 0 else []
+            for message in batch:
+                info = self.client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
+                self._in_flight.append((info, message.id))
+                self._handed = message.id
+            if batch and len(batch) == room:
+                self._poke()  # more may be waiting: come back once acks make room
+
+    def _collect_acks(self) -> None:
+        """Delete what the broker acknowledged (PUBACK/PUBCOMP); wake ``flush`` when something went."""
+        waiting = []
+        for info, message_id in self._in_flight:
+            if info.is_published():
+                self.outbox.ack(message_id)
             else:
-                self._acked_early.add(mid)
-            self._acks.notify_all()
+                waiting.append((info, message_id))
+        if len(waiting) != len(self._in_flight):
+            self._in_flight = waiting
+            with self._wake:
+                self._wake.notify_all()
+
+    def _announce(self) -> None:
+        """Home Assistant discovery configs, retained, through the outbox like everything else."""
+        for message in self._discovery:
+            self._send(message.topic, message.payload, retain=message.retain)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self._set_connected(False, f"refused the connection ({reason_code})")
+            self._set_connected(False, f"refused the connection ({reason_code}); check edge.mqtt.username and "
+                                       "the password")
             return
+        if self._ever_connected:
+            self.metrics.reconnects.inc()
+        self._ever_connected = True
         self._set_connected(True, "connected")
-        self._send(availability_topic(self.config), ONLINE, retain=True)
+        client.publish(availability_topic(self.config), ONLINE, qos=1, retain=True)
+        if self._discovery:
+            client.subscribe(self._ha_status_topic, qos=1)
+            self._announce()
+        self._poke()
+
+    def _on_message(self, client, userdata, message) -> None:
+        """Home Assistant says "online" when it (re)starts: announce again, as HA's documentation asks."""
+        if message.topic == self._ha_status_topic and message.payload == ONLINE.encode():
+            log.info("Home Assistant is online: publishing discovery again")
+            self._announce()
 
     def _on_connect_fail(self, client, userdata) -> None:
         self._set_connected(False, "unreachable")

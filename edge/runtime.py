@@ -28,24 +28,40 @@ def _interpreter_module():
     return interpreter
 
 
-def _edgetpu_delegates(module, fallback_to_cpu: bool) -> list:
-    """The Edge TPU delegate, or none (CPU) when the library or device is missing and fallback is allowed."""
-    try:
-        return [module.load_delegate(EDGETPU_LIBRARY)]
-    except (ValueError, OSError) as exc:
-        if not fallback_to_cpu:
-            raise UserError(f"accelerator edgetpu: cannot load {EDGETPU_LIBRARY} ({exc}); "
-                            "install libedgetpu1-std or set edge.edgetpu_fallback_to_cpu: true") from None
-        log.warning("Edge TPU unavailable (%s); running on the CPU", exc)
-        return []
+def edgetpu_model(model: Path) -> Path:
+    """The Edge TPU runs only models compiled for it: ``edgetpu_compiler`` writes ``<stem>_edgetpu.tflite``
+    beside its input, and that is where it is looked for."""
+    return model.with_name(f"{model.stem}_edgetpu.tflite")
+
+
+def _edgetpu(module, model: Path, fallback_to_cpu: bool) -> tuple[Path, list]:
+    """The compiled model and the Edge TPU delegate, or the CPU model and no delegate when the compiled
+    file, the library or the device is missing and fallback is allowed."""
+    compiled = edgetpu_model(model)
+    if not compiled.is_file():
+        problem = f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)"
+    else:
+        try:
+            return compiled, [module.load_delegate(EDGETPU_LIBRARY)]
+        except (ValueError, OSError) as exc:
+            problem = f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)"
+    if not fallback_to_cpu:
+        raise UserError(f"accelerator edgetpu: {problem}; or set edge.edgetpu_fallback_to_cpu: true")
+    log.warning("Edge TPU unavailable: %s; running %s on the CPU", problem, model.name)
+    return model, []
 
 
 def load_interpreter(model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False):
-    """An allocated interpreter for ``model``; a missing or invalid file is a one-line UserError."""
-    if not Path(model).is_file():
+    """An allocated interpreter for ``model`` (its ``_edgetpu`` twin with ``accelerator="edgetpu"``); a missing
+    or invalid file is a one-line UserError."""
+    model = Path(model)
+    if not model.is_file():
         raise UserError(f"{model}: model file not found")
     module = _interpreter_module()
-    delegates = _edgetpu_delegates(module, fallback_to_cpu) if accelerator == "edgetpu" else []
+    if accelerator == "edgetpu":
+        model, delegates = _edgetpu(module, model, fallback_to_cpu)
+    else:
+        delegates = []
     try:
         interpreter = module.Interpreter(
             model_path=str(model), num_threads=threads, experimental_delegates=delegates or None

@@ -8,14 +8,21 @@
 
 Each broker lives in its own folder under the test's tmp_path and is stopped at teardown. Tests using it
 are skipped when mosquitto is not installed (``apt-get install mosquitto``; scripts/test.sh does).
+
+For daemon-level tests: ``shipped_model`` (a private copy of the shipped model), ``edge_config(...)`` (a
+config file with its own outbox), ``daemons`` (``edge run`` subprocesses) and ``listeners`` (subscribers).
 """
 
 from __future__ import annotations
 
 import getpass
+import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,3 +158,123 @@ def broker_factory(tmp_path):
 def broker(broker_factory) -> Broker:
     """An anonymous, plain-MQTT broker."""
     return broker_factory()
+
+
+# The daemon as the device runs it: a subprocess of ``edge run`` with its own outbox, against these brokers.
+
+MODELS = REPO / "edge" / "models"
+
+
+@pytest.fixture(scope="session")
+def shipped_model(tmp_path_factory) -> Path:
+    """A private copy of the shipped int8 model and its labels, so training that rewrites edge/models/
+    mid-run cannot change what a test loads (and no test needs TensorFlow)."""
+    folder = tmp_path_factory.mktemp("model")
+    for name in ("emotion_int8.tflite", "emotion_int8.json"):
+        shutil.copy(MODELS / name, folder / name)
+    return folder / "emotion_int8.tflite"
+
+
+def edge_config(tmp_path: Path, model: Path, source: Path | str, broker: Broker | None = None, extra: str = "") -> Path:
+    """A config file for one camera ``cam`` on device ``test-dev``, outbox in ``tmp_path``; ``extra`` is
+    more YAML under ``edge:`` (indented two spaces)."""
+    mqtt = f"  mqtt:\n    host: {broker.host}\n    port: {broker.port}\n" if broker is not None else ""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"edge:\n  device: test-dev\n  model: {model}\n  cameras:\n    - name: cam\n      source: {source}\n"
+        f"{mqtt}  outbox:\n    path: {tmp_path / 'outbox.db'}\n  events:\n    stats_interval_s: 0.5\n{extra}"
+    )
+    return path
+
+
+class Daemon:
+    """``edge run`` as a subprocess, stderr to a file (readable while it runs, never a full pipe)."""
+
+    def __init__(self, config: Path, *args: str, env: dict | None = None, name: str = "edge"):
+        self.log_path = config.parent / f"{name}.log"
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "run", "--config", str(config), *args], cwd=REPO,
+                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, **(env or {})},
+            )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            assert self.process.poll() is None or text in self.log, f"edge exited early:\n{self.log}"
+            assert time.monotonic() < deadline, f"no {text!r} in the log within {timeout} s:\n{self.log}"
+            time.sleep(0.05)
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def daemons():
+    """Start ``Daemon``s; any still running at teardown are killed."""
+    started: list[Daemon] = []
+
+    def start(*args, **kwargs) -> Daemon:
+        started.append(Daemon(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for daemon in started:
+        daemon.kill()
+
+
+class Listener:
+    """A paho subscriber that records (topic, payload, retain) in arrival order; TLS and auth when given."""
+
+    def __init__(self, broker: Broker, topic: str = "#", username: str | None = None):
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        if username is not None:
+            self.client.username_pw_set(username, broker.users[username])
+        if broker.secure:
+            self.client.tls_set(ca_certs=str(broker.ca_file))
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload, m.retain))
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "the test subscriber could not subscribe"
+
+    def payloads(self, suffix: str) -> list:
+        """JSON payloads of the topics ending in ``suffix``, in arrival order."""
+        return [json.loads(payload) for topic, payload, _ in self.messages if topic.endswith(suffix)]
+
+    def wait_for(self, predicate, timeout: float = 30) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return predicate()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def listeners():
+    opened: list[Listener] = []
+
+    def open_listener(*args, **kwargs) -> Listener:
+        opened.append(Listener(*args, **kwargs))
+        return opened[-1]
+
+    yield open_listener
+    for listener in opened:
+        listener.close()
