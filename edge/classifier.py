@@ -51,9 +51,20 @@ def square_crop(gray: np.ndarray, box: tuple[float, float, float, float], margin
 
 
 class EmotionClassifier:
-    def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False):
+    """The shipped model by its contract; ``labels`` and ``pixel_range`` let ``edge bench`` run any other
+    emotion model (its float twin, a peer) through the very same crop -> resize -> quantize -> invoke path.
+
+    On the CPU LiteRT's default op resolver applies XNNPACK to both the int8 and the float graph; that is the
+    fastest configuration measured (docs/benchmark.md): the built-in kernels without it are ~4x slower for
+    int8, and a second thread costs more than it gains on a model this small.
+    """
+
+    def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False,
+                 *, labels: list[str] | None = None, pixel_range: tuple[float, float] = (0.0, 255.0)):
         self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
-        self.labels = read_labels(model)
+        self.labels = labels or read_labels(model)
+        # Raw 0..255 gray maps linearly onto the model's expected input range (the contract's is 0..255).
+        self._offset, self._gain = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
@@ -76,6 +87,7 @@ class EmotionClassifier:
 
     def _prepare(self, crop: np.ndarray) -> np.ndarray:
         pixels = cv2.resize(crop, (self.width, self.height), interpolation=cv2.INTER_AREA).astype(np.float32)
+        pixels = pixels * self._gain + self._offset
         pixels = np.repeat(pixels[..., None], self.channels, axis=-1)
         return quantize(pixels, self._input)
 

@@ -27,10 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT")
 
-    bench = verbs.add_parser("bench", parents=[common], help="frames per second and per-stage latency on a video or image folder")
-    bench.add_argument("--source", help="video file or image folder (default: a 640x480 clip made from the sample)")
-    bench.add_argument("--frames", type=int, default=300, help="length of the generated clip (default: 300)")
-    bench.add_argument("--model", help="emotion model to time (edge.model)")
+    bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
+    bench.add_argument("--source", help="video file or image folder (default: generated 640x480 clips of the sample face)")
+    bench.add_argument("--frames", type=int, default=300, help="length of each generated clip (default: 300)")
+    bench.add_argument("--faces", default="1,4", help="faces per frame of the generated clips (default: 1,4)")
+    bench.add_argument("--threads", default="1,2", help="interpreter thread counts to time (default: 1,2)")
+    bench.add_argument("--model", help="the shipped int8 model to time (edge.model); its float twin comes along")
+    bench.add_argument("--peer", action="append", default=[], metavar="MODEL[:range=0-1,labels=a,b,...]",
+                       help="another TFLite emotion model to compare (repeatable; see docs/benchmark.md)")
+    bench.add_argument("--data", type=Path, help="folder of class subfolders (or of splits, with --split): accuracy")
+    bench.add_argument("--split", help="the split folder inside --data, e.g. test")
+    bench.add_argument("--repeats", type=int, default=300, help="classify calls timed per model (default: 300)")
+    bench.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
     bench.add_argument("--mqtt", action="store_true", help="publish events to the configured broker")
     bench.add_argument("--event-every-frame", action="store_true",
@@ -57,12 +65,12 @@ def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None)
 def dispatch(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else default_config_path()
     if args.verb == "bench":
-        from edge.bench import run_bench
+        from edge.bench.run import run_bench
 
         overrides = {"model": absolute(args.model), "detector.model": args.detector,
                      "events.heartbeat_s": 1e-6 if args.event_every_frame else None}
-        source = str(Path(args.source).resolve()) if args.source else None
-        return run_bench(edge_config.load(config_path, overrides), source, args.frames, args.mqtt)
+        args.source = str(absolute(args.source)) if args.source else None
+        return run_bench(edge_config.load(config_path, overrides), args)
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)

@@ -1,0 +1,87 @@
+"""Accuracy of each compared model on a folder dataset (``DIR/<class>/*.jpg``, or ``DIR/<split>/<class>/``).
+
+Every image is a face crop and goes through the daemon's classifier exactly like a camera crop does. A
+model's labels are matched to the data's class names case-insensitively; a class the model lacks can
+never be predicted, and a prediction outside the data's classes counts as wrong. Metrics are numpy only
+(the edge install has no scikit-learn).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.classifier import EmotionClassifier
+from edge.errors import UserError
+from edge.sources import IMAGE_SUFFIXES
+
+
+def dataset_folder(data: Path, split: str | None) -> Path:
+    """``DIR`` or ``DIR/split``, checked to be a folder of class folders with images."""
+    if not data.is_dir():
+        raise UserError(f"--data {data}: not a folder")
+    root = data / split if split else data
+    if not root.is_dir():
+        raise UserError(f"--data {data}: no split folder {split!r} in it")
+    if not class_folders(root):
+        hint = "" if split else " (a dataset root? pass --split test)"
+        raise UserError(f"--data {root}: no class subfolders with images{hint}")
+    return root
+
+
+def class_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and any(images_in(p)))
+
+
+def images_in(folder: Path):
+    return (p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_dataset(root: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:
+    """Class names, gray images and their true class indices; an unreadable image is a one-line error."""
+    classes, images, truth = [], [], []
+    for index, folder in enumerate(class_folders(root)):
+        classes.append(folder.name)
+        for path in images_in(folder):
+            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise UserError(f"--data {path}: not a readable image")
+            images.append(image)
+            truth.append(index)
+    return classes, images, np.asarray(truth)
+
+
+def predict(classifier: EmotionClassifier, images: list[np.ndarray], classes: list[str]) -> np.ndarray:
+    """Each image's predicted class as an index into ``classes``; -1 for a label the data does not have."""
+    wanted = {name.lower(): index for index, name in enumerate(classes)}
+    to_data = np.array([wanted.get(label.lower(), -1) for label in classifier.labels])
+    return np.array([to_data[int(np.argmax(classifier.classify([image])[0]))] for image in images])
+
+
+def scores(truth: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict:
+    """Accuracy, per-class precision / recall / F1 / support, and macro F1 over the data's classes."""
+    per_class, f1s = {}, []
+    for index, name in enumerate(classes):
+        hits = int(np.sum((truth == index) & (predicted == index)))
+        claimed, support = int(np.sum(predicted == index)), int(np.sum(truth == index))
+        precision = hits / claimed if claimed else 0.0
+        recall = hits / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1s.append(f1)
+        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                           "support": support}
+    return {
+        "n": int(truth.size),
+        "accuracy": round(float(np.mean(truth == predicted)), 4),
+        "macro_f1": round(float(np.mean(f1s)), 4),
+        "per_class": per_class,
+    }
+
+
+def evaluate(classifier: EmotionClassifier, images: list[np.ndarray], truth: np.ndarray, classes: list[str]) -> dict:
+    result = scores(truth, predict(classifier, images, classes), classes)
+    known = {label.lower() for label in classifier.labels}
+    result["missing_classes"] = [name for name in classes if name.lower() not in known]
+    return result

@@ -1,0 +1,129 @@
+"""The classifiers compared side by side: the shipped int8 model, its float twin, and ``--peer`` models.
+
+A peer is any TFLite emotion model; its preprocessing is named in one argument::
+
+    --peer PATH[:range=0-1,labels=angry,disgust,fear,happy,sad,surprise,neutral,size=64,channels=3]
+
+``range`` is what raw gray 0..255 maps onto (``0-255``, ``0-1`` or ``-1-1``; default ``0-255``, the
+contract's), quantized with the input tensor's own scale and zero point when the model is integer.
+``labels`` are the output classes in order (default: the ``labels`` of the JSON file beside the model); a
+bare word after them continues the list, so commas need no escaping. ``size`` and ``channels`` are read
+from the model's input tensor; given, they are checked against it. Every model runs through the daemon's
+own ``EmotionClassifier`` (resize, replicate gray to the channels, quantize, invoke, dequantize).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.bench.speed import percentiles_ms
+from edge.classifier import EmotionClassifier, read_labels
+from edge.errors import UserError
+
+RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
+PEER_KEYS = ("range", "labels", "size", "channels")
+WARMUP = 20
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: Path
+    labels: list[str] | None = None  # None: the JSON beside the model
+    pixel_range: tuple[float, float] = RANGES["0-255"]
+    expect: dict = field(default_factory=dict)  # size / channels the user stated, checked on load
+
+    def load(self, threads: int = 1) -> EmotionClassifier:
+        """The daemon's classifier for this model, its stated input shape checked."""
+        classifier = EmotionClassifier(self.path, threads, labels=self.labels, pixel_range=self.pixel_range)
+        actual = {"size": classifier.height, "channels": classifier.channels}
+        for key, value in self.expect.items():
+            if actual[key] != value or (key == "size" and classifier.width != value):
+                raise UserError(f"--peer {self.path}: {key}={value} but the model's input is "
+                                f"{classifier.height}x{classifier.width}x{classifier.channels}")
+        return classifier
+
+
+def shipped_specs(model: Path) -> list[ModelSpec]:
+    """The shipped model and, when its JSON names one that exists, its float twin with the same labels."""
+    if not model.is_file():
+        raise UserError(f"{model}: model file not found")
+    labels = read_labels(model)
+    specs = [ModelSpec("int8" if model.name == "emotion_int8.tflite" else model.stem, model, labels)]
+    twin = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("float_twin")
+    if twin and (model.parent / twin).is_file():
+        specs.append(ModelSpec("float", model.parent / twin, labels))
+    return specs
+
+
+def parse_peer(text: str) -> ModelSpec:
+    """``PATH[:key=value,...]`` -> a spec; anything malformed is a one-line error naming the argument."""
+    path_text, _, options = text.partition(":")
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise UserError(f"--peer {text}: model file {path_text} not found")
+    values: dict[str, list[str]] = {}
+    key = None
+    for token in filter(None, options.split(",")):
+        if "=" in token:
+            key, _, token = token.partition("=")
+            if key not in PEER_KEYS:
+                raise UserError(f"--peer {text}: unknown option {key!r} (known: {', '.join(PEER_KEYS)})")
+            values[key] = []
+        elif key != "labels":
+            raise UserError(f"--peer {text}: {token!r} is not key=value")
+        values[key].append(token)
+    return ModelSpec(path.stem, path, _peer_labels(text, path, values), _peer_range(text, values),
+                     {k: _positive_int(text, k, values[k][0]) for k in ("size", "channels") if k in values})
+
+
+def _peer_labels(text: str, path: Path, values: dict) -> list[str]:
+    labels = [label.strip() for label in values.get("labels", []) if label.strip()]
+    if labels:
+        return labels
+    if path.with_suffix(".json").is_file():
+        return read_labels(path)
+    raise UserError(f"--peer {text}: give labels=... (no {path.with_suffix('.json').name} beside the model)")
+
+
+def _peer_range(text: str, values: dict) -> tuple[float, float]:
+    name = values.get("range", ["0-255"])[0]
+    if name not in RANGES:
+        raise UserError(f"--peer {text}: range={name} (known: {', '.join(RANGES)})")
+    return RANGES[name]
+
+
+def _positive_int(text: str, key: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"--peer {text}: {key}={value} is not a positive integer")
+    return int(value)
+
+
+def time_classifier(classifier: EmotionClassifier, crops: list[np.ndarray], repeats: int) -> dict:
+    """p50/p95/p99 of one face's full classify call (resize, quantize, invoke, dequantize), crops cycled."""
+    for index in range(WARMUP):
+        classifier.classify([crops[index % len(crops)]])
+    timings = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        classifier.classify([crops[index % len(crops)]])
+        timings.append(time.perf_counter() - started)
+    return percentiles_ms(timings)
+
+
+def compare_speed(specs: list[ModelSpec], crops: list[np.ndarray], threads: list[int], repeats: int) -> list[dict]:
+    """Each model's per-face latency at each thread count, and its p50 over the shipped (first) model's: >1 is slower."""
+    rows = []
+    for count in threads:
+        baseline = None
+        for spec in specs:
+            latency = time_classifier(spec.load(count), crops, repeats)
+            baseline = baseline or latency["p50"]
+            rows.append({"model": spec.name, "path": str(spec.path), "threads": count, "ms_per_face": latency,
+                         "p50_ratio_to_shipped": round(latency["p50"] / baseline, 2)})
+    return rows

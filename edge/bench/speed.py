@@ -1,0 +1,100 @@
+"""Timing the daemon's own pipeline (``edge.pipeline.CameraPipeline``) over a finite source.
+
+The pipeline runs as fast as it goes; every frame's stage timings are kept (the daemon keeps only sums), so
+latencies are percentiles rather than means. Events go to the configured MQTT broker with ``--mqtt``, else
+they are serialised and dropped, so the publish stage is then the JSON cost only.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import threading
+import time
+
+import numpy as np
+
+from edge.config import CameraConfig, EdgeConfig
+from edge.pipeline import STAGES, CameraPipeline
+from edge.publisher import MqttPublisher
+
+PERCENTILES = (50, 95, 99)
+
+
+class DiscardingPublisher:
+    """Serialises like the MQTT publisher would, then drops the message."""
+
+    def start(self) -> None:
+        """Nothing to connect."""
+
+    def event(self, camera: str, event: dict) -> None:
+        json.dumps(event).encode()
+
+    def stats(self, camera: str, stats: dict) -> None:
+        json.dumps(stats).encode()
+
+    def state(self, camera: str, emotion: str | None, faces: int) -> None:
+        json.dumps({"emotion": emotion, "faces": faces}).encode()
+
+    def flush(self, timeout: float) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class RecordingPipeline(CameraPipeline):
+    """The daemon's pipeline, unchanged, that also keeps each frame's stage timings and face count."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frame_timings: list[dict] = []
+        self.face_counts: list[int] = []
+
+    def _count(self, timings: dict, faces: int, events: int) -> None:
+        super()._count(timings, faces, events)
+        self.frame_timings.append(timings)
+        self.face_counts.append(faces)
+
+
+def percentiles_ms(seconds) -> dict:
+    """{"p50": ms, "p95": ms, "p99": ms} of a sequence of durations in seconds."""
+    values = np.percentile(np.asarray(seconds, dtype=np.float64) * 1000, PERCENTILES) if len(seconds) else [0.0] * 3
+    return {f"p{p}": round(float(v), 3) for p, v in zip(PERCENTILES, values)}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (Linux reports KiB): what a device must have free."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> dict:
+    """One pass over ``uri``; the wall clock covers every stage, decode included, and the final flush."""
+    publisher = MqttPublisher(config) if use_mqtt else DiscardingPublisher()
+    pipeline = RecordingPipeline(config, CameraConfig(name="bench", source=uri), publisher)
+    publisher.start()
+    cpu_started, started = cpu_seconds(), time.perf_counter()
+    pipeline.run(threading.Event())
+    publisher.flush(timeout=30)  # with MQTT, the run ends when the broker has every event
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu_started
+    publisher.close()
+    frames = pipeline.frame_timings
+    stages = {stage: percentiles_ms([t.get(stage, 0.0) for t in frames]) for stage in STAGES}
+    stages["frame"] = percentiles_ms([sum(t.values()) for t in frames])
+    return {
+        "threads": config.threads,
+        "frames": len(frames),
+        "faces_per_frame": round(float(np.mean(pipeline.face_counts)), 2) if frames else 0.0,
+        "events": pipeline.stats.events,
+        "fps": round(len(frames) / elapsed, 1),
+        "latency_ms": stages,
+        "cpu_share": round(cpu / elapsed, 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "publisher": "mqtt" if use_mqtt else "discard",
+    }
