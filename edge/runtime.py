@@ -6,6 +6,7 @@ Nothing here (or anywhere under ``edge/``) imports TensorFlow: a Raspberry Pi in
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _edgetpu(module, model: Path, fallback_to_cpu: bool) -> tuple[Path, list]:
         problem = f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)"
     else:
         try:
+            ctypes.CDLL(EDGETPU_LIBRARY)  # first: LiteRT's load_delegate leaves a stray traceback when it is missing
             return compiled, [module.load_delegate(EDGETPU_LIBRARY)]
         except (ValueError, OSError) as exc:
             problem = f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)"

@@ -163,6 +163,7 @@ def broker(broker_factory) -> Broker:
 # The daemon as the device runs it: a subprocess of ``edge run`` with its own outbox, against these brokers.
 
 MODELS = REPO / "edge" / "models"
+SAMPLES = REPO / "edge" / "samples"
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +174,19 @@ def shipped_model(tmp_path_factory) -> Path:
     for name in ("emotion_int8.tflite", "emotion_int8.json"):
         shutil.copy(MODELS / name, folder / name)
     return folder / "emotion_int8.tflite"
+
+
+def face_video(path: Path, frames: int) -> Path:
+    """An MJPG video of the sample face drifting sideways one pixel a frame: one face, one track."""
+    import cv2
+    import numpy as np
+
+    face = cv2.imread(str(SAMPLES / "astronaut_2.jpg"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
+    for index in range(frames):
+        writer.write(np.roll(face, index, axis=1))
+    writer.release()
+    return path
 
 
 def edge_config(tmp_path: Path, model: Path, source: Path | str, broker: Broker | None = None, extra: str = "") -> Path:

@@ -66,3 +66,30 @@ def test_known_emotions_make_an_enum_sensor_that_includes_none(config):
 def test_discovery_prefix_is_configurable(config):
     config.homeassistant.discovery_prefix = "ha"
     assert all(message.topic.startswith("ha/sensor/edge-1/") for message in ha.discovery_messages(config))
+
+
+def test_daemon_publishes_retained_discovery_and_state_and_reannounces_when_ha_comes_online(
+        tmp_path, shipped_model, broker, listeners, daemons):
+    from tests.edge_device.conftest import edge_config, face_video
+
+    video = face_video(tmp_path / "face.avi", 120)
+    config = edge_config(tmp_path, shipped_model, video, broker, extra="  homeassistant:\n    discovery: true\n")
+    live = listeners(broker, "homeassistant/#")
+    daemon = daemons(config)
+    assert live.wait_for(lambda: len(live.messages) >= 2), daemon.log
+    live.client.publish("homeassistant/status", b"online", qos=1)  # what HA sends when it (re)starts
+    assert daemon.wait(timeout=60) == 0, daemon.log
+    assert "Home Assistant is online" in daemon.log
+    config_topics = [topic for topic, _, _ in live.messages if topic.endswith("/config")]
+    assert config_topics.count("homeassistant/sensor/test-dev/cam_emotion/config") >= 2
+
+    late = listeners(broker)  # joins after the daemon stopped: sees only what the broker retained
+    assert late.wait_for(lambda: len(late.messages) >= 4, timeout=5)
+    retained = {topic: payload for topic, payload, retain in late.messages if retain}
+    emotion = json.loads(retained["homeassistant/sensor/test-dev/cam_emotion/config"])
+    assert "homeassistant/sensor/test-dev/cam_faces/config" in retained
+    labels = json.loads(shipped_model.with_suffix(".json").read_text())["labels"]
+    assert emotion["options"] == [*labels, "none"]
+    state = json.loads(retained[emotion["state_topic"]])
+    assert state["faces"] == 1 and state["emotion"] in labels
+    assert retained["emotion/test-dev/availability"] == b"offline"

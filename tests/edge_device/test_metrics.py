@@ -68,3 +68,32 @@ def test_port_in_use_is_one_line_user_error(metrics):
         port = taken.getsockname()[1]
         with pytest.raises(UserError, match=rf"edge.metrics: cannot serve on 127.0.0.1:{port}"):
             metrics.serve(MetricsConfig(port=port, address="127.0.0.1"))
+
+
+def test_running_daemon_serves_its_metrics(tmp_path, shipped_model, daemons):
+    """One scrape of ``edge run`` with ``edge.metrics.port``: the sample frames, stage latencies, the outbox
+    holding the events for a broker that does not listen."""
+    import signal
+    from types import SimpleNamespace
+
+    from tests.edge_device.conftest import SAMPLES, edge_config
+
+    port = free_port()
+    nowhere = SimpleNamespace(host="127.0.0.1", port=free_port())
+    extra = f"  metrics:\n    port: {port}\n    address: 127.0.0.1\n"
+    daemon = daemons(edge_config(tmp_path, shipped_model, SAMPLES, nowhere, extra=extra))
+    daemon.wait_for_log("waiting for the MQTT broker")
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    lines = text.splitlines()
+    for line in ('emotion_edge_frames_total{camera="cam"} 4.0', 'emotion_edge_events_total{camera="cam"} 3.0',
+                 'emotion_edge_latency_seconds_count{stage="classify"} 4.0',
+                 'emotion_edge_latency_seconds_count{stage="frame"} 4.0',
+                 'emotion_edge_dropped_frames_total{camera="cam"} 0.0', "emotion_edge_mqtt_reconnects_total 0.0",
+                 "emotion_edge_outbox_dropped 0.0"):
+        assert line in lines, line
+    depth = next(float(line.split()[1]) for line in lines if line.startswith("emotion_edge_outbox_depth "))
+    assert depth >= 4  # three events and the stats, waiting for the broker
+    assert any(line.startswith('emotion_edge_fps{camera="cam"}') for line in lines)
+    assert any(line.startswith('emotion_edge_faces{camera="cam"}') for line in lines)

@@ -11,27 +11,17 @@ import signal
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 
-from tests.edge_device.conftest import REPO, edge_config
+from tests.edge_device.conftest import REPO, SAMPLES, edge_config, face_video
 
 FRAMES = 120
 EVERY_FRAME = "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n"
-SAMPLE_FACE = REPO / "edge" / "samples" / "astronaut_2.jpg"
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    """A face drifting sideways, one event per frame."""
-    path = tmp_path_factory.mktemp("video") / "face.avi"
-    face = cv2.imread(str(SAMPLE_FACE))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
-    for index in range(FRAMES):
-        writer.write(np.roll(face, index, axis=1))
-    writer.release()
-    return path
+    return face_video(tmp_path_factory.mktemp("video") / "face.avi", FRAMES)
 
 
 def config_for(tmp_path, model, video, broker=None):
@@ -110,7 +100,7 @@ def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_rest
 
     broker.start()
     after = listeners(broker)
-    second = daemons(config, "--source", str(REPO / "edge" / "samples"), "--camera", "desk", name="second")
+    second = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="second")
     assert second.wait(timeout=90) == 0, second.log
     assert "from before the restart go out first" in second.log
 

@@ -56,3 +56,32 @@ def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch, usec, pid, expe
         else:
             monkeypatch.setenv(key, value)
     assert systemd.watchdog_interval() == expected
+
+
+def test_edge_run_says_ready_pings_the_watchdog_and_says_stopping_on_sigterm(tmp_path, shipped_model, daemons):
+    """The unit's Type=notify and WatchdogSec= contract, with ``edge run`` as systemd would start it. No
+    broker listens, so after the sample frames the run stays up waiting for one, pinging all along."""
+    import signal
+    import time
+    from types import SimpleNamespace
+
+    from tests.edge_device.conftest import SAMPLES, edge_config, free_port
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(10)
+    nowhere = SimpleNamespace(host="127.0.0.1", port=free_port())
+    env = {"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "400000"}
+    daemon = daemons(edge_config(tmp_path, shipped_model, SAMPLES, nowhere), env=env)
+    received = [sock.recv(4096).decode()]
+    assert received == ["READY=1"], daemon.log
+    started = time.monotonic()
+    while received.count("WATCHDOG=1") < 4:
+        received.append(sock.recv(4096).decode())
+    assert time.monotonic() - started < 4  # every 0.2 s (half of WatchdogSec), give or take the main loop
+    assert any(message.startswith("STATUS=cam: ") for message in received), received
+    daemon.process.send_signal(signal.SIGTERM)
+    while received[-1] != "STOPPING=1":
+        received.append(sock.recv(4096).decode())
+    assert daemon.wait(timeout=10) == 0
+    sock.close()
