@@ -33,6 +33,8 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
     if args.json and not args.json.parent.is_dir():
         raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
     specs = shipped_specs(config.model) + [parse_peer(text) for text in args.peer]
+    for spec in specs:
+        spec.load()  # a bad model or preprocessing fails now, not after minutes of timing
     data = accuracy.dataset_folder(args.data, args.split) if args.data else None
     results = {
         "machine": report.machine(),

@@ -22,11 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.bench.stream import FRAME_H, FRAME_W, background
 from edge.detector import SPECS, FaceDetector
 from edge.sources import IMAGE_SUFFIXES
 from edge.tracker import iou_xywh
 
-FRAME_W, FRAME_H = 640, 480
 FACE_HEIGHTS = (64, 96, 128, 160, 240, 320, 480)
 
 
@@ -38,12 +38,6 @@ def pick_faces(root: Path, per_class: int, seed: int = 0) -> list[Path]:
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         picked += [files[i] for i in sorted(rng.choice(len(files), min(per_class, len(files)), replace=False))]
     return picked
-
-
-def background(rng: np.random.Generator) -> np.ndarray:
-    """Smooth random texture: harder than a flat colour, without accidental faces."""
-    noise = rng.integers(0, 256, (FRAME_H // 16, FRAME_W // 16, 3), dtype=np.uint8)
-    return cv2.GaussianBlur(cv2.resize(noise, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
 
 
 def compose(face_gray: np.ndarray, height: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:

@@ -1,0 +1,132 @@
+"""``edge bench``: the speed tables and JSON, the side-by-side classifiers, accuracy mode, and its errors.
+
+The shipped model and its float twin are the models compared; the float twin also stands in for a
+``--peer`` with explicit preprocessing. Streams and datasets are a few frames / images, so this stays fast.
+"""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.bench.accuracy import scores
+from edge.classifier import EmotionClassifier
+from edge.cli import main
+from edge.config import BUNDLED_MODEL
+from tests.edge.conftest import LABELS, REPO, edge_command
+from tests.synthetic import make_dataset
+
+FLOAT_TWIN = BUNDLED_MODEL.with_name("emotion_float.tflite")
+QUICK = ["--frames", "6", "--repeats", "10"]
+STAGES = {"decode", "detect", "classify", "track", "publish", "frame"}
+
+
+def run_bench(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """The real command, from a folder without config.yaml (so: every default), JSON written beside."""
+    out = tmp_path / "bench.json"
+    result = subprocess.run(edge_command("bench", *QUICK, "--json", str(out), *args), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(out.read_text())
+
+
+def test_default_run_prints_tables_and_writes_every_figure(tmp_path):
+    result, report = run_bench(tmp_path)
+    assert "| faces | threads | fps |" in result.stdout and "| model | threads | ms per face" in result.stdout
+    assert report["machine"]["cores"] >= 1 and report["machine"]["cpu"]
+    rows = {(round(row["faces_per_frame"]), row["threads"]): row for row in report["pipeline"]}
+    assert set(rows) == {(1, 1), (1, 2), (4, 1), (4, 2)}  # --faces 1,4 x --threads 1,2 by default
+    for row in rows.values():
+        assert row["frames"] == 6 and row["fps"] > 0 and 0 < row["cpu_share"] and row["peak_rss_mb"] > 0
+        assert set(row["latency_ms"]) == STAGES
+        assert all(set(p) == {"p50", "p95", "p99"} for p in row["latency_ms"].values())
+        assert row["latency_ms"]["frame"]["p50"] <= row["latency_ms"]["frame"]["p99"]
+    models = {(row["model"], row["threads"]): row for row in report["classifiers"]}
+    assert set(models) == {("int8", 1), ("float", 1), ("int8", 2), ("float", 2)}
+    assert models["int8", 1]["p50_ratio_to_shipped"] == 1.0 and models["float", 1]["p50_ratio_to_shipped"] > 0
+    assert "accuracy" not in report
+
+
+def test_peer_model_is_timed_beside_the_shipped_ones(tmp_path):
+    peer = f"{FLOAT_TWIN}:range=0-255,labels={','.join(LABELS)},size=48,channels=1"
+    result, report = run_bench(tmp_path, "--faces", "1", "--threads", "1", "--peer", peer)
+    assert [row["model"] for row in report["classifiers"]] == ["int8", "float", "emotion_float"]
+    assert report["classifiers"][2]["path"] == str(FLOAT_TWIN)
+    assert "| emotion_float | 1 |" in result.stdout
+
+
+def test_accuracy_mode_agrees_with_a_direct_computation(tmp_path):
+    make_dataset(tmp_path / "data", per_class=4, splits=("test",))
+    no_surprise = f"{FLOAT_TWIN}:labels=happy,neutral,sad,angry"  # the twin's 4th output renamed: a lacking peer
+    _, report = run_bench(tmp_path, "--faces", "1", "--threads", "1", "--data", str(tmp_path / "data"),
+                          "--split", "test", "--peer", no_surprise)
+    results = report["accuracy"]
+    assert set(results) == {"int8", "float", "emotion_float"}
+    classifier = EmotionClassifier(BUNDLED_MODEL)
+    truth, predicted = [], []
+    for index, name in enumerate(sorted(LABELS)):
+        for path in sorted((tmp_path / "data" / "test" / name).glob("*.jpg")):
+            probabilities = classifier.classify([cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)])[0]
+            truth.append(index)
+            predicted.append(sorted(LABELS).index(classifier.labels[int(np.argmax(probabilities))]))
+    assert 0 <= results["int8"]["accuracy"] <= 1
+    assert results["int8"]["accuracy"] == pytest.approx(np.mean(np.array(truth) == np.array(predicted)), abs=1e-4)
+    assert results["int8"]["n"] == 16 and results["int8"]["missing_classes"] == []
+    assert results["emotion_float"]["missing_classes"] == ["surprise"]
+    assert results["emotion_float"]["per_class"]["surprise"]["recall"] == 0.0
+
+
+def test_scores_by_hand():
+    truth = np.array([0, 0, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, -1])  # -1: a label the data does not have
+    result = scores(truth, predicted, ["a", "b", "c"])
+    assert result["accuracy"] == pytest.approx(3 / 5, abs=1e-4)
+    assert result["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3, abs=1e-4),
+                                        "support": 2}
+    assert result["per_class"]["b"]["f1"] == pytest.approx(0.8, abs=1e-4)
+    assert result["per_class"]["c"]["f1"] == 0.0
+    assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 3, abs=1e-4)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--threads", "0"], "--threads 0"),
+    (["--faces", "one"], "--faces one"),
+    (["--faces", "9"], "--faces 9"),
+    (["--model", "missing.tflite"], "missing.tflite: model file not found"),
+    (["--peer", "missing.tflite"], "--peer missing.tflite"),
+    (["--peer", f"{FLOAT_TWIN}:range=5-6,labels=a,b,c,d"], "range=5-6"),
+    (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
+    (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
+    (["--data", "no/such/folder"], "--data no/such/folder: not a folder"),
+    (["--json", "no/such/folder/out.json"], "--json no/such/folder/out.json"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", *args]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("edge: error: ") and named in error
+
+
+def test_dataset_root_without_split_says_so(tmp_path, capsys):
+    make_dataset(tmp_path / "data", per_class=1, splits=("test",))
+    assert main(["bench", "--data", str(tmp_path / "data")]) == 2
+    assert "pass --split test" in capsys.readouterr().err
+    assert main(["bench", "--data", str(tmp_path / "data"), "--split", "train"]) == 2
+    assert "no split folder 'train'" in capsys.readouterr().err
+
+
+def test_unknown_flag_exits_2_without_traceback():
+    result = subprocess.run(edge_command("bench", "--no-such-flag"), cwd=REPO, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--no-such-flag" in result.stderr.strip().splitlines()[-1]
+
+
+def test_bench_never_imports_tensorflow():
+    code = ("import sys, edge.bench.run, edge.tools.measure_detector; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
