@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
-    bench.add_argument("--source", help="video file or image folder (default: generated 640x480 clips of the sample face)")
+    bench.add_argument("--source", help="video file or image folder (default: 640x480 clips of the sample face)")
     bench.add_argument("--frames", type=int, default=300, help="length of each generated clip (default: 300)")
     bench.add_argument("--faces", default="1,4", help="faces per frame of the generated clips (default: 1,4)")
     bench.add_argument("--threads", default="1,2", help="interpreter thread counts to time (default: 1,2)")

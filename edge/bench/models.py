@@ -117,7 +117,8 @@ def time_classifier(classifier: EmotionClassifier, crops: list[np.ndarray], repe
 
 
 def compare_speed(specs: list[ModelSpec], crops: list[np.ndarray], threads: list[int], repeats: int) -> list[dict]:
-    """Each model's per-face latency at each thread count, and its p50 over the shipped (first) model's: >1 is slower."""
+    """Each model's per-face latency at each thread count, and its p50 over the shipped (first) model's:
+    a ratio travels between machines where an absolute time does not; above 1 is slower."""
     rows = []
     for count in threads:
         baseline = None

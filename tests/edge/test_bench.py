@@ -126,7 +126,16 @@ def test_unknown_flag_exits_2_without_traceback():
 
 
 def test_bench_never_imports_tensorflow():
-    code = ("import sys, edge.bench.run, edge.tools.measure_detector; "
+    code = ("import sys, edge.bench.run, edge.tools.measure_detector, edge.tools.interpreter_options; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_interpreter_options_table(capsys):
+    from edge.tools.interpreter_options import main as options_main
+
+    assert options_main(["--threads", "1", "--repeats", "5"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| emotion_")]
+    assert len(rows) == 4  # int8 and float x AUTO and BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    assert "| emotion_int8.tflite | AUTO | 1 |" in rows[0]
