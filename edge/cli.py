@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=300, help="classify calls timed per model (default: 300)")
     bench.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
+    bench.add_argument("--accelerator", choices=["cpu", "edgetpu"], help="(edge.accelerator) for the shipped model")
     bench.add_argument("--mqtt", action="store_true", help="publish events to the configured broker")
     bench.add_argument("--event-every-frame", action="store_true",
                        help="a heartbeat event on every frame: the publishing worst case")
@@ -67,7 +68,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "bench":
         from edge.bench.run import run_bench
 
-        overrides = {"model": absolute(args.model), "detector.model": args.detector,
+        overrides = {"model": absolute(args.model), "detector.model": args.detector, "accelerator": args.accelerator,
                      "events.heartbeat_s": 1e-6 if args.event_every_frame else None}
         args.source = str(absolute(args.source)) if args.source else None
         return run_bench(edge_config.load(config_path, overrides), args)

@@ -23,6 +23,7 @@ import numpy as np
 
 from edge.bench.speed import percentiles_ms
 from edge.classifier import EmotionClassifier, read_labels
+from edge.config import EdgeConfig
 from edge.errors import UserError
 
 RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
@@ -37,10 +38,13 @@ class ModelSpec:
     labels: list[str] | None = None  # None: the JSON beside the model
     pixel_range: tuple[float, float] = RANGES["0-255"]
     expect: dict = field(default_factory=dict)  # size / channels the user stated, checked on load
+    accelerator: str = "cpu"  # the shipped model follows edge.accelerator (a Coral runs its _edgetpu file)
+    fallback_to_cpu: bool = False
 
     def load(self, threads: int = 1) -> EmotionClassifier:
         """The daemon's classifier for this model, its stated input shape checked."""
-        classifier = EmotionClassifier(self.path, threads, labels=self.labels, pixel_range=self.pixel_range)
+        classifier = EmotionClassifier(self.path, threads, self.accelerator, self.fallback_to_cpu,
+                                       labels=self.labels, pixel_range=self.pixel_range)
         actual = {"size": classifier.height, "channels": classifier.channels}
         for key, value in self.expect.items():
             if actual[key] != value or (key == "size" and classifier.width != value):
@@ -49,12 +53,16 @@ class ModelSpec:
         return classifier
 
 
-def shipped_specs(model: Path) -> list[ModelSpec]:
-    """The shipped model and, when its JSON names one that exists, its float twin with the same labels."""
+def shipped_specs(config: EdgeConfig) -> list[ModelSpec]:
+    """The shipped model (on ``edge.accelerator``) and, when its JSON names one that exists, its float twin
+    with the same labels (on the CPU: a float model never runs on an Edge TPU)."""
+    model = config.model
     if not model.is_file():
         raise UserError(f"{model}: model file not found")
     labels = read_labels(model)
-    specs = [ModelSpec("int8" if model.name == "emotion_int8.tflite" else model.stem, model, labels)]
+    name = "int8" if model.name == "emotion_int8.tflite" else model.stem
+    specs = [ModelSpec(name, model, labels, accelerator=config.accelerator,
+                       fallback_to_cpu=config.edgetpu_fallback_to_cpu)]
     twin = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("float_twin")
     if twin and (model.parent / twin).is_file():
         specs.append(ModelSpec("float", model.parent / twin, labels))

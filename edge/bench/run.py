@@ -32,7 +32,7 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
         raise UserError("--frames and --repeats must be at least 1")
     if args.json and not args.json.parent.is_dir():
         raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
-    specs = shipped_specs(config.model) + [parse_peer(text) for text in args.peer]
+    specs = shipped_specs(config) + [parse_peer(text) for text in args.peer]
     for spec in specs:
         spec.load()  # a bad model or preprocessing fails now, not after minutes of timing
     data = accuracy.dataset_folder(args.data, args.split) if args.data else None
