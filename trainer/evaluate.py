@@ -29,25 +29,21 @@ class Candidate:
     keras_model: object | None = None
 
 
-def keras_candidates(run_dir: Path, settings: TrainerConfig, split: Split) -> list[Candidate]:
+def keras_candidates(run_dir: Path, split: Split) -> list[Candidate]:
     """The float model and, when trained, the QAT model of a run folder."""
     from trainer.train import load_float, load_qat
 
-    run_settings = TrainerConfig.model_validate_json((run_dir / "config.json").read_text())
-    run_settings.train.out_dir = run_dir
-    found = [Candidate(f"{run_dir.name} float (Keras)", None, load_float(run_dir, run_settings))]
+    found = [Candidate(f"{run_dir.name} float (Keras)", None, load_float(run_dir))]
     if (run_dir / "qat" / "best.weights.h5").exists():
-        found.append(Candidate(f"{run_dir.name} QAT (Keras)", None, load_qat(run_dir, run_settings)))
+        found.append(Candidate(f"{run_dir.name} QAT (Keras)", None, load_qat(run_dir)))
     for candidate in found:
         candidate.probs = candidate.keras_model.predict(split.images.astype(np.float32), batch_size=256, verbose=0)
     return found
 
 
-def candidates_for(path: Path, settings: TrainerConfig, split: Split) -> list[Candidate]:
+def candidates_for(path: Path, split: Split) -> list[Candidate]:
     if path.is_dir():
-        if not (path / "config.json").exists():
-            raise UserError(f"{path}: not a run folder of 'trainer train' (no config.json)")
-        return keras_candidates(path, settings, split)
+        return keras_candidates(path, split)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
     return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0]))]
@@ -89,7 +85,7 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
 def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     split = load_split(settings, split_name)
-    candidates = [c for path in models for c in candidates_for(path, settings, split)]
+    candidates = [c for path in models for c in candidates_for(path, split)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

@@ -111,9 +111,9 @@ def trained_models(settings: TrainerConfig):
     if not (run_dir / "float" / "best.weights.h5").exists():
         raise UserError(f"{run_dir}: no trained model (run 'trainer train' with this run folder first)")
     wrap = with_flip_average if settings.export.flip_average else batch_one
-    float_model = wrap(load_float(run_dir, settings))
+    float_model = wrap(load_float(run_dir))
     if (run_dir / "qat" / "best.weights.h5").exists():
-        return float_model, wrap(load_qat(run_dir, settings)), "quantization-aware training"
+        return float_model, wrap(load_qat(run_dir)), "quantization-aware training"
     return float_model, float_model, "post-training quantization"
 
 

@@ -8,17 +8,15 @@ A run folder holds everything needed to resume, export and audit a run:
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 from edge.errors import UserError
-from trainer.config import TrainerConfig
+from trainer.config import ModelConfig, TrainerConfig
 from trainer.metrics import macro_f1
 from trainer.model import build_model
 from trainer.pipeline import Split, class_weights, load_split, training_dataset
@@ -113,14 +111,24 @@ def cosine_schedule(peak: float, epochs: int, steps_per_epoch: int, warmup_epoch
     )
 
 
-def load_float(run_dir: Path, settings: TrainerConfig) -> keras.Model:
-    model = build_model(settings.model, len(settings.classes))
+def saved_architecture(run_dir: Path) -> tuple[ModelConfig, int]:
+    """The architecture and class count a run was trained with (its ``config.json``), so a run folder can be
+    exported or evaluated whatever the current config says."""
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except FileNotFoundError:
+        raise UserError(f"{run_dir}: not a run folder of 'trainer train' (no config.json)") from None
+    return ModelConfig.model_validate(saved["model"]), len(saved["classes"])
+
+
+def load_float(run_dir: Path) -> keras.Model:
+    model = build_model(*saved_architecture(run_dir))
     model.load_weights(run_dir / "float" / WEIGHTS)
     return model
 
 
-def load_qat(run_dir: Path, settings: TrainerConfig) -> keras.Model:
-    model = quantize_for_training(build_model(settings.model, len(settings.classes)))
+def load_qat(run_dir: Path) -> keras.Model:
+    model = quantize_for_training(build_model(*saved_architecture(run_dir)))
     model.load_weights(run_dir / "qat" / WEIGHTS)
     return model
 
@@ -143,7 +151,7 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
     fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs)
 
     if settings.qat.epochs:
-        qat_model = quantize_for_training(load_float(run_dir, settings))
+        qat_model = quantize_for_training(load_float(run_dir))
         schedule = keras.optimizers.schedules.CosineDecay(settings.qat.learning_rate, settings.qat.epochs * steps, alpha=0.1)
         compile_model(qat_model, schedule, settings)
         fit_phase(qat_model, run_dir / "qat", run_dir, train, validation, settings, settings.qat.epochs)
