@@ -30,6 +30,8 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
     faces = positive_ints("--faces", args.faces)
     if args.frames < 1 or args.repeats < 1:
         raise UserError("--frames and --repeats must be at least 1")
+    if args.split and not args.data:
+        raise UserError(f"--split {args.split}: needs --data")
     if args.json and not args.json.parent.is_dir():
         raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
     specs = shipped_specs(config) + [parse_peer(text) for text in args.peer]

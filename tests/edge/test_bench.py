@@ -101,6 +101,7 @@ def test_scores_by_hand():
     (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
     (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
     (["--data", "no/such/folder"], "--data no/such/folder: not a folder"),
+    (["--split", "test"], "--split test: needs --data"),
     (["--json", "no/such/folder/out.json"], "--json no/such/folder/out.json"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
