@@ -44,17 +44,28 @@ def stop_on_signals(stop: threading.Event):
 
 
 class Watchdog:
-    """systemd's watchdog, pinged from the main loop only: if that loop wedges, the pings stop and systemd
-    restarts the service. Without ``WatchdogSec=`` (a terminal run) it does nothing."""
+    """systemd's watchdog, pinged from the main loop only: if that loop wedges, or a camera has spent a whole
+    ``WatchdogSec`` on one frame (a wedged inference), the pings stop and systemd restarts the service.
+    Without ``WatchdogSec=`` (a terminal run) it does nothing."""
 
-    def __init__(self):
+    def __init__(self, pipelines=()):
         self.interval = systemd.watchdog_interval()
+        self.pipelines = pipelines
         self._next = 0.0
+        self._withheld = False
 
     def tick(self) -> None:
-        if self.interval is not None and time.monotonic() >= self._next:
-            systemd.watchdog()
-            self._next = time.monotonic() + self.interval
+        if self.interval is None or time.monotonic() < self._next:
+            return
+        stuck = [p.camera.name for p in self.pipelines if p.stuck_s() > 2 * self.interval]
+        if stuck:
+            if not self._withheld:
+                log.error("%s: one frame has taken over %g s; no more watchdog pings, so systemd restarts us",
+                          ", ".join(stuck), 2 * self.interval)
+            self._withheld = True
+            return
+        systemd.watchdog()
+        self._next = time.monotonic() + self.interval
 
 
 def run(config: EdgeConfig, stdout: bool = False) -> int:
@@ -62,7 +73,7 @@ def run(config: EdgeConfig, stdout: bool = False) -> int:
     publisher = StdoutPublisher() if stdout else MqttPublisher(config, metrics)
     pipelines = [CameraPipeline(config, camera, publisher, metrics) for camera in config.cameras]
     stop = threading.Event()
-    watchdog = Watchdog()
+    watchdog = Watchdog(pipelines)
     with stop_on_signals(stop):
         metrics.serve(config.metrics)
         publisher.start()

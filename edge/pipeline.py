@@ -88,6 +88,7 @@ class CameraPipeline:
         self._stats_lock = threading.Lock()
         self._state: tuple[str | None, int] | None = None  # the last Home Assistant state sent
         self._reported_drops = 0  # source drops already counted in the metrics
+        self._busy_since: float | None = None  # when the frame in hand started processing
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set."""
@@ -101,12 +102,21 @@ class CameraPipeline:
 
     def process_or_skip(self, frame: Frame) -> None:
         """A frame OpenCV cannot work on (odd size, broken decode) is counted and logged, never fatal."""
+        self._busy_since = time.monotonic()
         try:
             self.process(frame)
         except cv2.error as exc:
             with self._stats_lock:
                 self.stats.skipped += 1
             log.warning("%s: frame %d skipped (%s)", self.camera.name, frame.index, str(exc).strip().splitlines()[-1])
+        finally:
+            self._busy_since = None
+
+    def stuck_s(self) -> float:
+        """How long the frame in hand has been processing: a wedged inference (a hung Edge TPU) grows it
+        without bound, which the daemon's watchdog turns into a restart. 0 while waiting for a frame."""
+        since = self._busy_since
+        return 0.0 if since is None else time.monotonic() - since
 
     def process(self, frame: Frame) -> None:
         timings = {"decode": frame.decode_s}

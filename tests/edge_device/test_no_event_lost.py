@@ -82,6 +82,8 @@ def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped
     assert daemon.wait(timeout=90) == 0, daemon.log
 
     events, duplicates = deduplicated(cam_events(before, after))
+    print(f"\noutage: {len(before.payloads('/cam/event'))} events before it, {len(after.payloads('/cam/event'))} "
+          f"after, {duplicates} duplicate(s), {len(events)}/{len(reference)} as in the reference run")
     assert events == reference
     assert duplicates <= 100  # at most the window of messages in flight when the broker died
     stats = after.payloads("/cam/stats")[-1]  # sent at the end of the video, while the broker was down

@@ -85,3 +85,22 @@ def test_edge_run_says_ready_pings_the_watchdog_and_says_stopping_on_sigterm(tmp
         received.append(sock.recv(4096).decode())
     assert daemon.wait(timeout=10) == 0
     sock.close()
+
+
+def test_a_camera_stuck_on_one_frame_stops_the_watchdog_pings(notify_socket, monkeypatch):
+    """A wedged inference must not be hidden by a healthy main loop."""
+    from types import SimpleNamespace
+
+    from edge.daemon import Watchdog
+
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    camera = SimpleNamespace(camera=SimpleNamespace(name="door"), stuck_s=lambda: 0.0)
+    watchdog = Watchdog([camera])
+    watchdog.tick()
+    assert notify_socket.recv(4096) == b"WATCHDOG=1"
+    camera.stuck_s = lambda: 2.5  # over WatchdogSec (2 s) on one frame
+    watchdog._next = 0.0
+    watchdog.tick()
+    notify_socket.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        notify_socket.recv(4096)
