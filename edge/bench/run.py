@@ -65,7 +65,10 @@ def time_pipeline(config: EdgeConfig, args: argparse.Namespace, threads: list[in
         rows = []
         for uri in sources:
             for count in threads:
-                rows.append(measure_pipeline(config.model_copy(update={"threads": count}), uri, args.mqtt))
+                # A run of its own outbox: with --mqtt the bench never touches the daemon's stored messages.
+                outbox = config.outbox.model_copy(update={"path": Path(scratch) / f"outbox-{len(rows)}.db"})
+                settings = config.model_copy(update={"threads": count, "outbox": outbox})
+                rows.append(measure_pipeline(settings, uri, args.mqtt))
         return rows
 
 
