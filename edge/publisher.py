@@ -124,6 +124,7 @@ class MqttPublisher:
         self.metrics = metrics or Metrics()
         self.outbox = Outbox(config.outbox.path, config.outbox.max_messages)
         self.metrics.watch_outbox(self.outbox)
+        self.metrics.queue_depth.labels("mqtt_in_flight").set_function(lambda: len(self._in_flight))
         self.client = build_client(config)
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail

@@ -24,10 +24,10 @@ def video(tmp_path_factory):
     return face_video(tmp_path_factory.mktemp("video") / "face.avi", FRAMES)
 
 
-def config_for(tmp_path, model, video, broker=None):
-    text = edge_config(tmp_path, model, video, broker).read_text().replace("  events:\n    stats_interval_s: 0.5\n", "")
-    path = tmp_path / "config.yaml"
-    path.write_text(text + EVERY_FRAME)
+def config_for(tmp_path, model, video, broker=None, max_messages: int = 10_000):
+    path = edge_config(tmp_path, model, video, broker)
+    text = path.read_text().replace("  events:\n    stats_interval_s: 0.5\n", EVERY_FRAME)
+    path.write_text(text.replace("  outbox:\n", f"  outbox:\n    max_messages: {max_messages}\n"))
     return path
 
 
@@ -60,6 +60,15 @@ def cam_events(*listeners) -> list[dict]:
     return [event for listener in listeners for event in listener.payloads("/cam/event")]
 
 
+def reconnect_after(broker, daemon, listeners):
+    """Start the broker and a subscriber while the daemon is paused, so the subscriber misses nothing."""
+    daemon.process.send_signal(signal.SIGSTOP)
+    broker.start()
+    listener = listeners(broker)
+    daemon.process.send_signal(signal.SIGCONT)
+    return listener
+
+
 def outage(broker, listener, daemon) -> None:
     """Stop the broker once some events got through, then let the daemon finish the video into its outbox."""
     assert listener.wait_for(lambda: len(listener.payloads("/cam/event")) >= 10), daemon.log
@@ -75,10 +84,7 @@ def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped
     daemon = daemons(config_for(tmp_path, shipped_model, video, broker))
     outage(broker, before, daemon)
 
-    daemon.process.send_signal(signal.SIGSTOP)  # so the subscriber is back before the daemon reconnects
-    broker.start()
-    after = listeners(broker)
-    daemon.process.send_signal(signal.SIGCONT)
+    after = reconnect_after(broker, daemon, listeners)
     assert daemon.wait(timeout=90) == 0, daemon.log
 
     events, duplicates = deduplicated(cam_events(before, after))
@@ -110,3 +116,16 @@ def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_rest
     assert events == reference
     order = [topic.split("/")[2] for topic, _, _ in after.messages if topic.endswith("/event")]
     assert "desk" in order and "cam" not in order[order.index("desk"):]  # the queued events came first
+
+
+def test_a_full_outbox_drops_the_oldest_and_counts_them(tmp_path, shipped_model, video, reference, broker,
+                                                       listeners, daemons):
+    broker.stop()
+    daemon = daemons(config_for(tmp_path, shipped_model, video, broker, max_messages=50))
+    daemon.wait_for_log("waiting for the MQTT broker to acknowledge", timeout=60)
+    after = reconnect_after(broker, daemon, listeners)
+    assert daemon.wait(timeout=60) == 0, daemon.log
+
+    events, _ = deduplicated(after.payloads("/cam/event"))
+    assert 0 < len(events) < 50 and events == reference[-len(events):]  # the newest, still in order
+    assert after.payloads("/cam/stats")[-1]["outbox"]["dropped"] >= FRAMES - 50
