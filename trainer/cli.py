@@ -73,6 +73,8 @@ def overrides_for(args: argparse.Namespace) -> dict:
 def dispatch(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else default_config_path()
     settings = trainer_config.load(config_path, overrides_for(args))
+    if getattr(args, "data", None) and not getattr(args, "manifest", None):
+        settings.manifest = None  # the configured manifest lists another dataset's files
     if args.verb == "eda":
         from trainer.eda import run_audit
 

@@ -83,6 +83,8 @@ def split_files(
     data_dir: Path, split: str, classes: Sequence[str], manifest: Path | None = None
 ) -> tuple[list[Path], list[int]]:
     """Paths and integer labels (index into ``classes``) of one split: the manifest's kept files, or all files."""
+    if not data_dir.is_dir():
+        raise UserError(f"{data_dir}: data folder not found (expected {data_dir}/{split}/<class>/*.jpg)")
     if manifest is None:
         samples = scan_split(data_dir, split, classes)
         return [s.path for s in samples], [classes.index(s.label) for s in samples]

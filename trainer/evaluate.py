@@ -42,6 +42,8 @@ def keras_candidates(run_dir: Path, split: Split) -> list[Candidate]:
 
 
 def candidates_for(path: Path, split: Split) -> list[Candidate]:
+    if not path.exists():
+        raise UserError(f"{path}: model not found")
     if path.is_dir():
         return keras_candidates(path, split)
     if path.suffix != ".tflite" or not path.is_file():

@@ -30,7 +30,10 @@ class Split:
 
 def read_gray(path: Path, size: int) -> np.ndarray:
     """One image as SxS gray uint8; an unreadable file is a user error naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    try:
+        image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read image ({exc.strerror})") from None
     if image is None:
         raise UserError(f"{path}: cannot decode image (run 'trainer eda' to exclude broken files)")
     if image.shape != (size, size):

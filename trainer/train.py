@@ -134,9 +134,9 @@ def load_qat(run_dir: Path) -> keras.Model:
 
 
 def run_training(settings: TrainerConfig, resume: bool = False) -> int:
+    train, validation = load_split(settings, "train"), load_split(settings, "validation")
     run_dir = prepare_run_dir(settings, resume)
     keras.utils.set_random_seed(settings.train.seed)
-    train, validation = load_split(settings, "train"), load_split(settings, "validation")
     print(f"train {len(train.labels)} images, validation {len(validation.labels)}; run folder {run_dir}", flush=True)
     steps = len(train.labels) // settings.train.batch_size
     if settings.train.max_steps_per_epoch:

@@ -1,0 +1,45 @@
+"""Bad input to ``trainer`` is one line on stderr and a non-zero exit, never a traceback."""
+
+import pytest
+
+from tests.synthetic import make_dataset
+from trainer.cli import main
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data"), per_class=2)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1 and "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["train", "--data", "{missing}", "--out", "{tmp}/run"], "data folder not found"),
+        (["--config", "{tmp}/absent.yaml", "train"], "absent.yaml: config file not found"),
+        (["evaluate", "{tmp}/nope.tflite", "--data", "{data}"], "nope.tflite: model not found"),
+        (["evaluate", "{data}", "--data", "{data}"], "not a run folder"),
+        (["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"], "no trained model"),
+        (["train", "--data", "{data}", "--manifest", "{tmp}/none.csv", "--out", "{tmp}/run"], "manifest not found"),
+    ],
+)
+def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
+    values = {"missing": tmp_path / "missing", "tmp": tmp_path, "data": data}
+    (tmp_path / "empty").mkdir()
+    assert main([a.format(**values) for a in argv]) == 2
+    line = one_line_error(capsys)
+    assert expected in line and line.startswith("trainer: error:")
+
+
+def test_missing_class_folder_is_named(data, tmp_path, capsys):
+    (data / "train" / "sad").rename(tmp_path / "sad-moved")
+    try:
+        assert main(["train", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+        assert "train/sad: class folder not found" in one_line_error(capsys)
+    finally:
+        (tmp_path / "sad-moved").rename(data / "train" / "sad")
