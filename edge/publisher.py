@@ -14,7 +14,7 @@ outage fills the bounded file on disk, never memory. Messages already handed ove
 are re-sent by paho on reconnect, ahead of the rest; those still stored when the process dies are re-sent
 by the next start, first. Delivery is therefore in order and at least once (a message whose PUBACK was lost
 in a crash can arrive twice). QoS 0 means "at most once" by definition and bypasses the outbox: published
-while connected, counted in ``lost`` otherwise. "online"/"offline" bypass it too: they describe the
+while connected, dropped by paho otherwise. "online"/"offline" bypass it too: they describe the
 connection at hand, and a stale "online" replayed after a restart would lie.
 
 A broker that is down at start or goes away later is retried by paho's network thread with capped
@@ -140,7 +140,6 @@ class MqttPublisher:
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
         self._connected: bool | None = None
         self._ever_connected = False
-        self.lost = 0  # QoS 0 messages published while disconnected (paho drops those)
 
     @staticmethod
     def _discovery_messages(config: EdgeConfig) -> list[DiscoveryMessage]:
@@ -216,8 +215,7 @@ class MqttPublisher:
     def _send(self, topic: str, payload: str | bytes, retain: bool = False) -> None:
         """Store, then let the sender thread publish; QoS 0 goes straight out (see the module doc)."""
         if self.qos == 0:
-            if self.client.publish(topic, payload, qos=0, retain=retain).rc == mqtt.MQTT_ERR_NO_CONN:
-                self.lost += 1
+            self.client.publish(topic, payload, qos=0, retain=retain)
             return
         data = payload.encode() if isinstance(payload, str) else payload
         self.outbox.put(topic, data, self.qos, retain)

@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,13 @@ def test_unwritable_path_is_one_line_user_error(tmp_path):
     with pytest.raises(UserError) as error:
         Outbox(path, max_messages=10)
     assert "\n" not in str(error.value) and str(path) in str(error.value)
+
+
+def test_default_path_is_systemds_state_directory_else_xdg(monkeypatch, tmp_path):
+    from edge.config import OutboxConfig
+
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/emotion-edge:/var/lib/other")
+    assert OutboxConfig().path == Path("/var/lib/emotion-edge/outbox.db")
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert OutboxConfig().path == tmp_path / "emotion-edge" / "outbox.db"
