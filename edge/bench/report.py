@@ -81,6 +81,33 @@ def accuracy_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def targets(results: dict) -> list[dict]:
+    """The project's speed targets, checked on one thread where this run measured what they need: the int8
+    classifier's p50 <= 1 ms per face, >= 60 fps with one face at 640x480, int8 >= 1.5x faster than float."""
+    checks = []
+    models = {row["model"]: row for row in results["classifiers"] if row["threads"] == 1}
+    if "int8" in models:
+        checks.append(_target("int8 classifier p50 per face", models["int8"]["ms_per_face"]["p50"], "<=", 1.0, "ms"))
+    if "int8" in models and "float" in models:
+        speedup = models["float"]["ms_per_face"]["p50"] / models["int8"]["ms_per_face"]["p50"]
+        checks.append(_target("int8 speed-up over its float twin (p50)", round(speedup, 2), ">=", 1.5, "x"))
+    one_face = [row for row in results["pipeline"] if row["threads"] == 1 and round(row["faces_per_frame"]) == 1]
+    if one_face:
+        checks.append(_target("pipeline fps, one face, 640x480", one_face[0]["fps"], ">=", 60.0, "fps"))
+    return checks
+
+
+def _target(name: str, value: float, relation: str, goal: float, unit: str) -> dict:
+    met = value <= goal if relation == "<=" else value >= goal
+    return {"target": f"{name} {relation} {goal:g} {unit}", "measured": value, "met": met}
+
+
+def targets_table(checks: list[dict]) -> str:
+    lines = ["| target (one thread) | measured | met |", "|---|---|---|"]
+    lines += [f"| {c['target']} | {c['measured']} | {'yes' if c['met'] else '**no**'} |" for c in checks]
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     """All tables of a report, headed by the machine they were measured on."""
     host = report["machine"]
@@ -88,6 +115,8 @@ def markdown(report: dict) -> str:
              f"{' / '.join(map(str, host['load_average']))}; LiteRT {host['litert']}; source: {report['source']}"]
     parts += ["", "Pipeline, per frame:", "", pipeline_table(report["pipeline"])]
     parts += ["", "Classifier, per face:", "", classifier_table(report["classifiers"])]
+    if report["targets"]:
+        parts += ["", "Targets:", "", targets_table(report["targets"])]
     if report.get("accuracy"):
         parts += ["", f"Accuracy on {report['data']}:", "", accuracy_table(report["accuracy"])]
     return "\n".join(parts)

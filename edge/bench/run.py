@@ -45,6 +45,7 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
         "pipeline": time_pipeline(config, args, threads, faces),
         "classifiers": compare_speed(specs, stream.face_crops(), threads, args.repeats),
     }
+    results["targets"] = report.targets(results)
     if data:
         classes, images, truth = accuracy.load_dataset(data)
         results["data"] = str(data)

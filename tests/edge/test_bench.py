@@ -48,6 +48,8 @@ def test_default_run_prints_tables_and_writes_every_figure(tmp_path):
     assert set(models) == {("int8", 1), ("float", 1), ("int8", 2), ("float", 2)}
     assert models["int8", 1]["p50_ratio_to_shipped"] == 1.0 and models["float", 1]["p50_ratio_to_shipped"] > 0
     assert "accuracy" not in report
+    assert [t["target"].split(" ")[0] for t in report["targets"]] == ["int8", "int8", "pipeline"]
+    assert all(isinstance(t["met"], bool) for t in report["targets"]) and "| target (one thread) |" in result.stdout
 
 
 def test_peer_model_is_timed_beside_the_shipped_ones(tmp_path):
