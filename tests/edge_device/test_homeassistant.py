@@ -93,3 +93,20 @@ def test_daemon_publishes_retained_discovery_and_state_and_reannounces_when_ha_c
     state = json.loads(retained[emotion["state_topic"]])
     assert state["faces"] == 1 and state["emotion"] in labels
     assert retained["emotion/test-dev/availability"] == b"offline"
+
+
+def test_dominant_emotion_is_the_most_shown_then_the_most_confident():
+    from types import SimpleNamespace
+
+    from edge.pipeline import dominant_emotion
+
+    labels = ["happy", "sad"]
+
+    def face(label: int, confidence: float):
+        scores = [0.0, 0.0]
+        scores[label] = confidence
+        return SimpleNamespace(label=label, scores=scores)
+
+    assert dominant_emotion([], labels) is None
+    assert dominant_emotion([face(0, 0.9), face(1, 0.6), face(1, 0.6)], labels) == "sad"
+    assert dominant_emotion([face(0, 0.9), face(1, 0.6)], labels) == "happy"
