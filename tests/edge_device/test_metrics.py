@@ -97,3 +97,32 @@ def test_running_daemon_serves_its_metrics(tmp_path, shipped_model, daemons):
     assert depth >= 4  # three events and the stats, waiting for the broker
     assert any(line.startswith('emotion_edge_fps{camera="cam"}') for line in lines)
     assert any(line.startswith('emotion_edge_faces{camera="cam"}') for line in lines)
+
+
+def test_broker_restart_counts_one_reconnect(tmp_path, broker, metrics):
+    import time
+
+    from edge.config import EdgeConfig
+    from edge.publisher import MqttPublisher
+
+    config = EdgeConfig(device="test-dev", mqtt={"host": broker.host, "port": broker.port},
+                        outbox={"path": tmp_path / "outbox.db"})
+    publisher = MqttPublisher(config, metrics)
+    publisher.start()
+
+    def reconnects(expected: float) -> bool:
+        deadline = time.monotonic() + 15
+        while metrics.registry.get_sample_value("emotion_edge_mqtt_reconnects_total") != expected:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    try:
+        assert publisher.flush(timeout=0) and reconnects(0.0)
+        publisher.event("cam", {"n": 1})
+        assert publisher.flush(timeout=10)  # connected and acknowledged
+        broker.restart()
+        assert reconnects(1.0)
+    finally:
+        publisher.close()
