@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from edge.bench import accuracy, report, stream
-from edge.bench.models import compare_speed, parse_peer, shipped_specs
+from edge.bench.models import ModelSpec, compare_speed, parse_peer, shipped_specs
 from edge.bench.speed import measure_pipeline
 from edge.config import EdgeConfig
 from edge.errors import UserError
@@ -25,7 +25,8 @@ def positive_ints(flag: str, text: str) -> list[int]:
     return values
 
 
-def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
+def check_flags(args: argparse.Namespace) -> tuple[list[int], list[int]]:
+    """Every flag checked before the first measurement: a mistake costs a second, not a wasted run."""
     threads = positive_ints("--threads", args.threads)
     faces = positive_ints("--faces", args.faces)
     if args.frames < 1 or args.repeats < 1:
@@ -34,9 +35,23 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
         raise UserError(f"--split {args.split}: needs --data")
     if args.json and not args.json.parent.is_dir():
         raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
-    specs = shipped_specs(config) + [parse_peer(text) for text in args.peer]
+    return threads, faces
+
+
+def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:
+    """The shipped model, its float twin and the peers, each loaded once to fail early, names unique."""
+    specs = shipped_specs(config) + [parse_peer(text) for text in peers]
+    names = [spec.name for spec in specs]
     for spec in specs:
-        spec.load()  # a bad model or preprocessing fails now, not after minutes of timing
+        if names.count(spec.name) > 1:
+            raise UserError(f"--peer {spec.path}: a second model named {spec.name!r}; rename one file")
+        spec.load()
+    return specs
+
+
+def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
+    threads, faces = check_flags(args)
+    specs = model_specs(config, args.peer)
     data = accuracy.dataset_folder(args.data, args.split) if args.data else None
     results = {
         "machine": report.machine(),

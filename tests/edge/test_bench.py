@@ -102,6 +102,7 @@ def test_scores_by_hand():
     (["--peer", f"{FLOAT_TWIN}:range=5-6,labels=a,b,c,d"], "range=5-6"),
     (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
     (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
+    (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d", "--peer", f"{FLOAT_TWIN}:labels=a,b,c,d"], "a second model named"),
     (["--data", "no/such/folder"], "--data no/such/folder: not a folder"),
     (["--split", "test"], "--split test: needs --data"),
     (["--json", "no/such/folder/out.json"], "--json no/such/folder/out.json"),
