@@ -7,7 +7,7 @@ import pytest
 
 from edge.classifier import EmotionClassifier, quantize, read_labels, square_crop
 from edge.errors import UserError
-from tests.edge.conftest import LABELS
+from tests.support import LABELS
 
 
 def test_probabilities_for_a_batch_of_crops_of_any_size(emotion_model):

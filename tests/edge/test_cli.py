@@ -12,7 +12,7 @@ import pytest
 from edge.config import load
 from edge.errors import UserError
 from edge.publisher import build_client, read_password
-from tests.edge.conftest import SAMPLES, edge_command, write_config
+from tests.support import SAMPLES, edge_command, edge_config
 
 
 def test_edge_never_imports_tensorflow():
@@ -24,7 +24,7 @@ def test_edge_never_imports_tensorflow():
 
 
 def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
-    config = write_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"),
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"),
                           extra="    snapshots: true\n")
     result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
                             text=True, timeout=60)
@@ -35,7 +35,7 @@ def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
 
 
 def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
-    config = write_config(tmp_path, emotion_model, str(SAMPLES))
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES))
     result = subprocess.run(edge_command("run", "--config", str(config), "--camera", "attic", "--stdout"),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
@@ -59,7 +59,7 @@ def test_password_from_env_or_file_and_tls_errors_are_user_errors(tmp_path, monk
 
 
 def test_bench_reports_fps_and_stage_latency(tmp_path, emotion_model, video):
-    config = write_config(tmp_path, emotion_model, str(SAMPLES))
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES))
     result = subprocess.run(edge_command("bench", "--config", str(config), "--source", str(video)),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

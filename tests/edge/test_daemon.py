@@ -5,11 +5,12 @@ import signal
 import subprocess
 import time
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 
 from edge.events import EVENT_FIELDS, REASONS
-from tests.edge.conftest import LABELS, SAMPLES, edge_command, write_config
+from tests.support import LABELS, SAMPLES, edge_command, edge_config
 
 TOPIC = "emotion/test-dev/cam"
 
@@ -35,7 +36,7 @@ def check_event(event: dict) -> None:
 
 
 def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, emotion_model, broker, subscriber, video):
-    config = write_config(tmp_path, emotion_model, str(video), broker.port)
+    config = edge_config(tmp_path, emotion_model, str(video), broker)
     result = run_edge("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     assert subscriber.wait_for(lambda: "offline" in subscriber.payloads("/availability"))
@@ -52,7 +53,8 @@ def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, e
 
 
 def test_stdout_mode_needs_no_broker_and_prints_json_lines(tmp_path, emotion_model):
-    config = write_config(tmp_path, emotion_model, str(SAMPLES), port=1)  # nothing listens on port 1
+    nowhere = SimpleNamespace(host="127.0.0.1", port=1)  # nothing listens on port 1
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES), nowhere)
     result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -65,7 +67,7 @@ def test_stdout_mode_needs_no_broker_and_prints_json_lines(tmp_path, emotion_mod
 def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, emotion_model):
     (tmp_path / "frames").mkdir()
     (tmp_path / "frames" / "face.jpg").write_bytes((SAMPLES / "astronaut_1.jpg").read_bytes())
-    config = write_config(tmp_path, emotion_model, "frames")
+    config = edge_config(tmp_path, emotion_model, "frames")
     result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
                             text=True, timeout=60, cwd="/")
     assert result.returncode == 0, result.stderr
@@ -73,20 +75,20 @@ def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, 
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path, emotion_model):
-    config = write_config(tmp_path, emotion_model, str(SAMPLES), extra="  detector:\n    model: huge\n")
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES), extra="  detector:\n    model: huge\n")
     result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     (line,) = [l for l in result.stderr.splitlines() if l.startswith("edge: error")]
     assert "edge.detector.model" in line and str(config) in line
-    good = write_config(tmp_path, emotion_model, str(SAMPLES))
+    good = edge_config(tmp_path, emotion_model, str(SAMPLES))
     missing = run_edge("run", "--config", str(good), "--stdout", "--source", str(tmp_path / "nope.mp4"))
     assert missing.returncode == 2 and "nope.mp4" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, emotion_model, broker, subscriber,
                                                                      rtsp_server):
-    config = write_config(tmp_path, emotion_model, rtsp_server.url, broker.port)
+    config = edge_config(tmp_path, emotion_model, rtsp_server.url, broker)
     process = subprocess.Popen(edge_command("run", "--config", str(config)), stderr=subprocess.PIPE, text=True)
     try:
         assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=30)
@@ -105,10 +107,10 @@ def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, e
 
 
 def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path, emotion_model, broker, video):
-    from tests.edge.conftest import Subscriber
+    from tests.support import Listener
 
     broker.stop()
-    config = write_config(tmp_path, emotion_model, str(video), broker.port)
+    config = edge_config(tmp_path, emotion_model, str(video), broker)
     process = subprocess.Popen(edge_command("run", "--config", str(config)), stderr=subprocess.PIPE, text=True)
     try:
         first_lines = []
@@ -116,7 +118,7 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
             first_lines.append(process.stderr.readline())
             assert first_lines[-1], "daemon exited before reporting the broker"
         broker.start()
-        subscriber = Subscriber(broker.port)
+        subscriber = Listener(broker)
         assert process.wait(timeout=60) == 0
         rest = process.stderr.read()
     finally:
@@ -142,7 +144,7 @@ def test_two_cameras_run_side_by_side(tmp_path, emotion_model, video):
 def test_demo_with_the_bundled_model_and_config(tmp_path):
     """The README's demo: ``edge run --stdout`` in the repository, on config.yaml's sample camera."""
     from edge.config import BUNDLED_MODEL
-    from tests.edge.conftest import REPO
+    from tests.support import REPO
 
     if not BUNDLED_MODEL.is_file():
         pytest.skip("edge/models/emotion_int8.tflite is not committed yet")

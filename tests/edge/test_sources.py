@@ -9,7 +9,7 @@ import pytest
 
 from edge.errors import UserError
 from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source
-from tests.edge.conftest import SAMPLES
+from tests.support import SAMPLES
 
 
 def test_folder_yields_images_in_name_order_and_counts_unreadable_ones(tmp_path):

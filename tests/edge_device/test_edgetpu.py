@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from edge import runtime
-from tests.edge_device.conftest import REPO, SAMPLES
+from tests.support import REPO, SAMPLES
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_discovery_prefix_is_configurable(config):
 
 def test_daemon_publishes_retained_discovery_and_state_and_reannounces_when_ha_comes_online(
         tmp_path, shipped_model, broker, listeners, daemons):
-    from tests.edge_device.conftest import edge_config, face_video
+    from tests.support import edge_config, face_video
 
     video = face_video(tmp_path / "face.avi", 120)
     config = edge_config(tmp_path, shipped_model, video, broker, extra="  homeassistant:\n    discovery: true\n")

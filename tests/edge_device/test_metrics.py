@@ -9,12 +9,7 @@ from edge.config import MetricsConfig
 from edge.errors import UserError
 from edge.metrics import Metrics
 from edge.outbox import Outbox
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import free_port
 
 
 @pytest.fixture
@@ -76,7 +71,7 @@ def test_running_daemon_serves_its_metrics(tmp_path, shipped_model, daemons):
     import signal
     from types import SimpleNamespace
 
-    from tests.edge_device.conftest import SAMPLES, edge_config
+    from tests.support import SAMPLES, edge_config
 
     port = free_port()
     nowhere = SimpleNamespace(host="127.0.0.1", port=free_port())

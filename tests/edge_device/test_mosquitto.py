@@ -8,6 +8,8 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
+from tests.support import Opened
+
 
 class Client:
     """A paho-mqtt 2.x client that records its CONNACK and the messages it receives."""
@@ -54,15 +56,8 @@ def secure(broker_factory):
 
 @pytest.fixture
 def clients():
-    opened: list[Client] = []
-
-    def open_client(*args, **kwargs) -> Client:
-        opened.append(Client(*args, **kwargs))
-        return opened[-1]
-
-    yield open_client
-    for client in opened:
-        client.close()
+    with Opened(Client, Client.close) as opened:
+        yield opened
 
 
 def test_device_publishes_over_tls_and_home_assistant_receives(secure, clients):

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.edge_device.conftest import REPO, SAMPLES, edge_config, face_video
+from tests.support import REPO, SAMPLES, edge_config, face_video
 
 FRAMES = 120
 EVERY_FRAME = "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n"

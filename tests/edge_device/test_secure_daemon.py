@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tests.edge_device.conftest import SAMPLES, edge_config
+from tests.support import SAMPLES, edge_config
 
 DEVICE_USER = "emotion-edge"
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.conftest import RtspServer, gst_rtsp_available
-from tests.edge_device.conftest import SAMPLES, edge_config, free_port
+from tests.support import edge_config, free_port
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "120"))
 WARM_UP = 0.2
@@ -29,19 +28,10 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
-@pytest.fixture
-def stream():
-    if not gst_rtsp_available():
-        pytest.skip("GStreamer RTSP server not installed (scripts/test.sh installs it)")
-    server = RtspServer(SAMPLES / "astronaut_2.jpg").start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.soak
-def test_memory_stays_flat_on_a_looping_stream(tmp_path, shipped_model, broker, stream, listeners, daemons):
+def test_memory_stays_flat_on_a_looping_stream(tmp_path, shipped_model, broker, rtsp_server, listeners, daemons):
     extra = (f"  homeassistant:\n    discovery: true\n  metrics:\n    port: {free_port()}\n    address: 127.0.0.1\n")
-    config = edge_config(tmp_path, shipped_model, stream.url, broker, extra=extra)
+    config = edge_config(tmp_path, shipped_model, rtsp_server.url, broker, extra=extra)
     config.write_text(config.read_text().replace("    stats_interval_s: 0.5\n",
                                                  "    stats_interval_s: 1\n    heartbeat_s: 0.1\n"))
     listener = listeners(broker, "emotion/#")

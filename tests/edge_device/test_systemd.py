@@ -65,7 +65,7 @@ def test_edge_run_says_ready_pings_the_watchdog_and_says_stopping_on_sigterm(tmp
     import time
     from types import SimpleNamespace
 
-    from tests.edge_device.conftest import SAMPLES, edge_config, free_port
+    from tests.support import SAMPLES, edge_config, free_port
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify.sock"))
