@@ -41,14 +41,14 @@ def keras_candidates(run_dir: Path, split: Split) -> list[Candidate]:
     return found
 
 
-def candidates_for(path: Path, split: Split) -> list[Candidate]:
+def candidates_for(path: Path, split: Split, classes: list[str]) -> list[Candidate]:
     if not path.exists():
         raise UserError(f"{path}: model not found")
     if path.is_dir():
         return keras_candidates(path, split)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
-    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0]))]
+    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0], classes))]
 
 
 def confident_mistakes(split: Split, candidate: Candidate, classes: list[str], out: Path, count: int = 24) -> Path:
@@ -87,7 +87,7 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
 def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     split = load_split(settings, split_name)
-    candidates = [c for path in models for c in candidates_for(path, split)]
+    candidates = [c for path in models for c in candidates_for(path, split, settings.classes)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

@@ -118,7 +118,7 @@ def trained_models(settings: TrainerConfig):
 
 
 def evaluate_file(path: Path, split: Split, settings: TrainerConfig) -> dict:
-    return summarize(split.labels, predict_tflite(path, split.images[..., 0]), settings.classes)
+    return summarize(split.labels, predict_tflite(path, split.images[..., 0], settings.classes), settings.classes)
 
 
 def run_export(settings: TrainerConfig, int8: bool = True) -> int:

@@ -82,8 +82,9 @@ def test_int8_agrees_with_float_on_raw_pixels(exported):
 
     files = sorted((exported / "data/test").glob("*/*.jpg"))
     gray = np.stack([cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files])
-    int8 = predict_tflite(exported / "model/emotion_int8.tflite", gray)
-    flt = predict_tflite(exported / "model/emotion_float.tflite", gray)
+    labels = ["happy", "neutral", "sad", "surprise"]
+    int8 = predict_tflite(exported / "model/emotion_int8.tflite", gray, labels)
+    flt = predict_tflite(exported / "model/emotion_float.tflite", gray, labels)
     assert np.allclose(int8.sum(1), 1, atol=0.05)
     assert (int8.argmax(1) == flt.argmax(1)).mean() > 0.85
 
