@@ -25,7 +25,6 @@ from trainer.dataset import split_files
 class Split:
     images: np.ndarray  # (N, S, S, 1) uint8, raw pixels
     labels: np.ndarray  # (N,) int
-    paths: list[Path]
 
 
 def read_gray(path: Path, size: int) -> np.ndarray:
@@ -45,7 +44,7 @@ def load_split(settings: TrainerConfig, split: str, size: int | None = None) -> 
     size = size or settings.model.input_size
     paths, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
     images = np.stack([read_gray(p, size) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False)])
-    return Split(images[..., None], np.asarray(labels, dtype=np.int64), paths)
+    return Split(images[..., None], np.asarray(labels, dtype=np.int64))
 
 
 def augmenter(seed: int, strength: float) -> keras.Sequential:
