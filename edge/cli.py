@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
-    run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT")
+    run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (default: 640x480 clips of the sample face)")
@@ -72,12 +72,12 @@ def dispatch(args: argparse.Namespace) -> int:
                      "events.heartbeat_s": 1e-6 if args.event_every_frame else None}
         args.source = str(absolute(args.source)) if args.source else None
         return run_bench(edge_config.load(config_path, overrides), args)
-    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port}
+    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)
     from edge.daemon import run
 
-    return run(settings, stdout=args.stdout)
+    return run(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,6 +134,7 @@ class MetricsConfig(Strict):
 class EdgeConfig(Strict):
     device: TopicName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "edge")
     accelerator: Literal["cpu", "edgetpu"] = "cpu"
+    output: Literal["mqtt", "stdout"] = Field("mqtt", description="where events go; stdout prints JSON lines (--stdout)")
     edgetpu_fallback_to_cpu: bool = False
     model: Path = BUNDLED_MODEL
     crop_margin: float = Field(0.15, ge=0, le=1)  # the face box grows by this fraction of its size per side

@@ -68,9 +68,9 @@ class Watchdog:
         self._next = time.monotonic() + self.interval
 
 
-def run(config: EdgeConfig, stdout: bool = False) -> int:
+def run(config: EdgeConfig) -> int:
     metrics = Metrics()
-    publisher = StdoutPublisher() if stdout else MqttPublisher(config, metrics)
+    publisher = StdoutPublisher() if config.output == "stdout" else MqttPublisher(config, metrics)
     pipelines = [CameraPipeline(config, camera, publisher, metrics) for camera in config.cameras]
     stop = threading.Event()
     watchdog = Watchdog(pipelines)

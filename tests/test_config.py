@@ -53,9 +53,10 @@ def test_command_line_overrides_file_and_is_validated(tmp_path):
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path):
-    path = write(tmp_path, "trainer:\n  data_dir: data\n  train:\n    out_dir: runs/x\n")
+    path = write(tmp_path, "trainer:\n  data_dir: data\n  train:\n    out_dir: runs/x\n  evaluate:\n    out_dir: ev\n")
     settings = trainer_config.load(path)
     assert settings.data_dir == tmp_path / "data" and settings.train.out_dir == tmp_path / "runs/x"
+    assert settings.evaluate.out_dir == tmp_path / "ev"
 
 
 def test_trainer_cli_bad_config_exits_non_zero_with_one_line(tmp_path, capsys):

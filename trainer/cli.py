@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = verbs.add_parser("evaluate", help="metrics, confusion matrix, calibration and saliency on a split")
     evaluate.add_argument("models", nargs="+", help=".tflite files and/or Keras run folders to compare")
     evaluate.add_argument("--data", help="dataset root (trainer.data_dir)")
-    evaluate.add_argument("--split", default="test", help="split to evaluate (default: test)")
-    evaluate.add_argument("--out", default="reports/evaluation", help="report folder")
+    evaluate.add_argument("--split", help="split to evaluate (trainer.evaluate.split, default test)")
+    evaluate.add_argument("--out", help="report folder (trainer.evaluate.out_dir)")
     return parser
 
 
@@ -67,7 +67,7 @@ def overrides_for(args: argparse.Namespace) -> dict:
         }
     if args.verb == "export":
         return {**common, "train.out_dir": absolute(args.run), "export.out": absolute(args.out)}
-    return common
+    return {**common, "evaluate.split": args.split, "evaluate.out_dir": absolute(args.out)}
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -89,7 +89,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_export(settings, int8=args.int8)
     from trainer.evaluate import run_evaluation
 
-    return run_evaluation(settings, [Path(m) for m in args.models], args.split, Path(args.out))
+    return run_evaluation(settings, [Path(m) for m in args.models], settings.evaluate.split, settings.evaluate.out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,6 +83,11 @@ class ExportConfig(PathFields):
     max_int8_drop: float = Field(0.015, ge=0, description="max accuracy the int8 file may trail its float model by")
 
 
+class EvaluateConfig(PathFields):
+    split: str = "test"
+    out_dir: Path = Path("reports/evaluation")
+
+
 class TrainerConfig(PathFields):
     data_dir: Path = Path("../shared/data/fer2013-4class")
     classes: list[str] = Field(default_factory=lambda: list(DEFAULT_CLASSES), min_length=2)
@@ -92,6 +97,7 @@ class TrainerConfig(PathFields):
     train: TrainConfig = Field(default_factory=TrainConfig)
     qat: QatConfig = Field(default_factory=QatConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @model_validator(mode="after")
     def _distinct_classes(self) -> "TrainerConfig":

@@ -34,6 +34,15 @@ def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
     assert crop.ndim == 2 and crop.shape[0] == crop.shape[1] > 100  # gray, square, the face with a margin
 
 
+def test_stdout_output_from_the_config_file_alone(tmp_path, emotion_model):
+    """``edge.output: stdout`` does what ``--stdout`` does: every CLI option is also a config key."""
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"), extra="  output: stdout\n")
+    result = subprocess.run(edge_command("run", "--config", str(config)), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert event["camera"] == "cam" and event["reason"] == "appeared"
+
+
 def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
     config = edge_config(tmp_path, emotion_model, str(SAMPLES))
     result = subprocess.run(edge_command("run", "--config", str(config), "--camera", "attic", "--stdout"),
