@@ -5,31 +5,13 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from edge.scores import classification_scores
 
 
 def summarize(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
     """Accuracy, per-class precision/recall/F1/support, macro and weighted F1, confusion matrix, ECE."""
-    predicted = probs.argmax(axis=1)
-    indices = list(range(len(classes)))
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=indices, zero_division=0)
-    return {
-        "n": int(len(labels)),
-        "accuracy": float((predicted == labels).mean()),
-        "macro_f1": float(f1.mean()),
-        "weighted_f1": float((f1 * support).sum() / max(support.sum(), 1)),
-        "ece": expected_calibration_error(labels, probs),
-        "per_class": {
-            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for name, p, r, f, s in zip(classes, precision, recall, f1, support)
-        },
-        "confusion": confusion_matrix(labels, predicted, labels=indices).tolist(),
-    }
-
-
-def macro_f1(labels: np.ndarray, probs: np.ndarray, num_classes: int) -> float:
-    _, _, f1, _ = precision_recall_fscore_support(labels, probs.argmax(axis=1), labels=list(range(num_classes)), zero_division=0)
-    return float(f1.mean())
+    return {**classification_scores(labels, probs.argmax(axis=1), classes), "ece": expected_calibration_error(labels, probs)}
 
 
 def calibration_bins(labels: np.ndarray, probs: np.ndarray, bins: int = 15) -> list[tuple[float, float, int]]:

@@ -16,8 +16,8 @@ import numpy as np
 import tf_keras as keras
 
 from edge.errors import UserError
+from edge.scores import classification_scores
 from trainer.config import ModelConfig, TrainerConfig
-from trainer.metrics import macro_f1
 from trainer.model import build_model
 from trainer.pipeline import Split, class_weights, load_split, training_dataset
 from trainer.quantize import quantize_for_training
@@ -33,16 +33,16 @@ class SelectOnValidation(keras.callbacks.Callback):
     matter as much as happy), so selection and early stopping look at that.
     """
 
-    def __init__(self, validation: Split, num_classes: int, folder: Path):
+    def __init__(self, validation: Split, classes: list[str], folder: Path):
         super().__init__()
-        self.validation, self.num_classes, self.folder = validation, num_classes, folder
+        self.validation, self.classes, self.folder = validation, classes, folder
         record = folder / RECORD
         self.best = json.loads(record.read_text())["val_macro_f1"] if record.exists() else -1.0
 
     def on_epoch_end(self, epoch, logs=None):
         probs = self.model.predict(self.validation.images.astype(np.float32), batch_size=256, verbose=0)
-        logs["val_accuracy"] = float((probs.argmax(1) == self.validation.labels).mean())
-        logs["val_macro_f1"] = macro_f1(self.validation.labels, probs, self.num_classes)
+        scores = classification_scores(self.validation.labels, probs.argmax(1), self.classes)
+        logs["val_accuracy"], logs["val_macro_f1"] = scores["accuracy"], scores["macro_f1"]
         if logs["val_macro_f1"] > self.best:
             self.best = logs["val_macro_f1"]
             self.model.save_weights(self.folder / WEIGHTS)
@@ -66,7 +66,7 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
 def phase_callbacks(phase_dir: Path, run_dir: Path, validation: Split, settings: TrainerConfig) -> list:
     """Order matters: selection first, so the logs the others see already hold the validation scores."""
     return [
-        SelectOnValidation(validation, len(settings.classes), phase_dir),
+        SelectOnValidation(validation, settings.classes, phase_dir),
         keras.callbacks.EarlyStopping("val_macro_f1", mode="max", patience=settings.train.patience),
         keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / phase_dir.name), write_graph=False),

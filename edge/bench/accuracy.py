@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from edge.classifier import EmotionClassifier
+from edge.scores import classification_scores
 from edge.errors import UserError
 from edge.sources import IMAGE_SUFFIXES
 
@@ -60,28 +61,8 @@ def predict(classifier: EmotionClassifier, images: list[np.ndarray], classes: li
     return np.array([to_data[int(np.argmax(classifier.classify([image])[0]))] for image in images])
 
 
-def scores(truth: np.ndarray, predicted: np.ndarray, classes: list[str]) -> dict:
-    """Accuracy, per-class precision / recall / F1 / support, and macro F1 over the data's classes."""
-    per_class, f1s = {}, []
-    for index, name in enumerate(classes):
-        hits = int(np.sum((truth == index) & (predicted == index)))
-        claimed, support = int(np.sum(predicted == index)), int(np.sum(truth == index))
-        precision = hits / claimed if claimed else 0.0
-        recall = hits / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        f1s.append(f1)
-        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                           "support": support}
-    return {
-        "n": int(truth.size),
-        "accuracy": round(float(np.mean(truth == predicted)), 4),
-        "macro_f1": round(float(np.mean(f1s)), 4),
-        "per_class": per_class,
-    }
-
-
 def evaluate(classifier: EmotionClassifier, images: list[np.ndarray], truth: np.ndarray, classes: list[str]) -> dict:
-    result = scores(truth, predict(classifier, images, classes), classes)
+    result = classification_scores(truth, predict(classifier, images, classes), classes)
     known = {label.lower() for label in classifier.labels}
     result["missing_classes"] = [name for name in classes if name.lower() not in known]
     return result
