@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from trainer.figures import plot_image_grid  # noqa: E402
+
 DPI = 90
 
 
@@ -80,13 +82,4 @@ def intensity_histograms(values: dict[str, np.ndarray], path: Path) -> str:
 
 def montage(items: list[tuple[np.ndarray, str]], title: str, path: Path, columns: int = 8) -> str:
     """Small captioned grid of examples of one problem (for pairs, the caller interleaves the two copies)."""
-    rows = max(1, -(-len(items) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.75), squeeze=False)
-    for position, axis in enumerate(axes.flat):
-        axis.axis("off")
-        if position < len(items):
-            image, caption = items[position]
-            axis.imshow(image, cmap="gray", vmin=0, vmax=255)
-            axis.set_title(caption, fontsize=5.5)
-    figure.suptitle(title, fontsize=10)
-    return save(figure, path)
+    return plot_image_grid([image for image, _ in items], [caption for _, caption in items], title, path, columns).name
