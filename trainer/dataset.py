@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from edge.errors import UserError
+from edge.sources import IMAGE_SUFFIXES  # one list of image types for both programs
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".webp", ".tif", ".tiff"}
 MANIFEST_FIELDS = ("split", "label", "path", "keep", "reason")
 
 
