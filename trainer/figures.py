@@ -82,12 +82,12 @@ def plot_reliability(bins_by_model: dict[str, list[tuple[float, float, int]]], p
 def plot_image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, path: Path, columns: int = 8) -> Path:
     """A captioned grid of gray images (or RGB overlays)."""
     rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 2.0), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
     for axis, image, caption in zip(axes.ravel(), images, captions):
         axis.imshow(image.squeeze(), cmap=None if image.ndim == 3 and image.shape[-1] == 3 else "gray", vmin=0, vmax=255)
-        axis.set_title(caption, fontsize=6)
+        axis.set_title(caption, fontsize=5.5)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
