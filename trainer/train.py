@@ -74,15 +74,19 @@ def phase_callbacks(phase_dir: Path, run_dir: Path, validation: Split, settings:
     ]
 
 
+def steps_per_epoch(train: Split, settings: TrainerConfig) -> int:
+    """Whole batches of the training split, capped by ``train.max_steps_per_epoch`` for smoke runs."""
+    steps = len(train.labels) // settings.train.batch_size
+    return min(steps, settings.train.max_steps_per_epoch or steps)
+
+
 def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int) -> None:
     """Fit one phase (float or QAT), resumable; skipped when the phase already finished."""
     if (phase_dir / "done").exists():
         print(f"{phase_dir.name}: already trained, skipping", flush=True)
         return
     phase_dir.mkdir(parents=True, exist_ok=True)
-    steps = len(train.labels) // settings.train.batch_size
-    if settings.train.max_steps_per_epoch:
-        steps = min(steps, settings.train.max_steps_per_epoch)
+    steps = steps_per_epoch(train, settings)
     dataset = training_dataset(train, len(settings.classes), settings.train)
     started = time.time()
     model.fit(
@@ -104,10 +108,11 @@ def compile_model(model, learning_rate, settings: TrainerConfig) -> None:
     )
 
 
-def cosine_schedule(peak: float, epochs: int, steps_per_epoch: int, warmup_epochs: int = 2):
-    warmup = min(warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
+def cosine_schedule(peak: float, epochs: int, steps: int, warmup_epochs: int = 2):
+    """Linear warm-up from a tenth of ``peak`` over two epochs, then cosine decay to 1% of it."""
+    warmup = min(warmup_epochs, max(epochs - 1, 0)) * steps
     return keras.optimizers.schedules.CosineDecay(
-        peak * 0.1, max(epochs * steps_per_epoch - warmup, 1), alpha=0.01, warmup_target=peak, warmup_steps=warmup
+        peak * 0.1, max(epochs * steps - warmup, 1), alpha=0.01, warmup_target=peak, warmup_steps=warmup
     )
 
 
@@ -138,9 +143,7 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
     run_dir = prepare_run_dir(settings, resume)
     keras.utils.set_random_seed(settings.train.seed)
     print(f"train {len(train.labels)} images, validation {len(validation.labels)}; run folder {run_dir}", flush=True)
-    steps = len(train.labels) // settings.train.batch_size
-    if settings.train.max_steps_per_epoch:
-        steps = min(steps, settings.train.max_steps_per_epoch)
+    steps = steps_per_epoch(train, settings)
 
     model = build_model(settings.model, len(settings.classes))
     if settings.train.init_weights is not None:
