@@ -68,6 +68,9 @@ class EmotionClassifier:
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        # The contract's int8 input (uint8, scale 1, zero point 0, one channel) takes the resized crop as it is.
+        self._raw_pixels = (self._input["dtype"] == np.uint8 and tuple(self._input["quantization"]) == (1.0, 0)
+                            and pixel_range == (0.0, 255.0) and self.channels == 1)
         classes = int(self._output["shape"][-1])
         if classes != len(self.labels):
             raise UserError(f"{model}: the model has {classes} outputs but its labels file lists {len(self.labels)}")
@@ -86,8 +89,10 @@ class EmotionClassifier:
         return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(crops))])
 
     def _prepare(self, crop: np.ndarray) -> np.ndarray:
-        pixels = cv2.resize(crop, (self.width, self.height), interpolation=cv2.INTER_AREA).astype(np.float32)
-        pixels = pixels * self._gain + self._offset
+        pixels = shrink(crop, self.width, self.height)
+        if self._raw_pixels:
+            return pixels[..., None]
+        pixels = pixels.astype(np.float32) * self._gain + self._offset
         pixels = np.repeat(pixels[..., None], self.channels, axis=-1)
         return quantize(pixels, self._input)
 
@@ -99,6 +104,17 @@ class EmotionClassifier:
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
         return dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)
+
+
+def shrink(crop: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The crop at the model's input size. A box filter (INTER_AREA) is the right way down, but OpenCV's is
+    slow for non-integer factors (35-75 us for 150 -> 48 px, as long as a tenth of the int8 model's invoke),
+    so a crop over twice the target size first goes bilinearly to exactly twice it, then through an exact
+    2x2 box average: ~7 us, and the same predictions for 98.7% of upscaled validation faces (accuracy equal
+    within 0.2 points; measured in docs/benchmark.md)."""
+    if crop.shape[0] > 2 * height and crop.shape[1] > 2 * width:
+        crop = cv2.resize(crop, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def quantize(values: np.ndarray, tensor: dict) -> np.ndarray:

@@ -77,16 +77,31 @@ def mirror_width(size: int) -> layers.Layer:
     return flip
 
 
-def with_flip_average(model: keras.Model) -> keras.Model:
-    """The model's probabilities averaged over the face and its mirror image, folded into one batch-1 graph.
+def unwrapped(layer: layers.Layer) -> layers.Layer:
+    """The Keras layer inside a QAT wrapper (tfmot's ``QuantizeWrapper`` keeps it as ``.layer``)."""
+    return getattr(layer, "layer", layer)
 
-    Test-time flip averaging costs one more pass of the backbone but no extra weights, so the file stays
-    the same size; whether it is worth it is decided on validation (``export.flip_average``).
+
+def with_flip_average(model: keras.Model) -> keras.Model:
+    """The model's scores averaged over the face and its mirror image, folded into one batch-1 graph.
+
+    The backbone runs on the pair as a batch of two; their final feature maps are laid one above the other
+    (a reshape of (2, h, w, c) to (1, 2h, w, c)) so the model's own global average pool averages both faces'
+    features at once. The classifier layer is linear, so that is the mean of the two faces' logits, then
+    one softmax. Averaging there rather than after the softmax keeps the whole int8 graph in one XNNPACK
+    partition (a quantized SOFTMAX in the middle of the graph splits it in two) and adds no op at all.
+    Works for the float and the QAT model alike; the file stays the same size (no extra weights).
     """
     height, width, channels = model.input_shape[1:]
+    pooling = next(index for index, layer in enumerate(model.layers)
+                   if isinstance(unwrapped(layer), layers.GlobalAveragePooling2D))
+    backbone = keras.Model(model.inputs, model.layers[pooling].input, name=f"{model.name}_features")
     pixels = keras.Input((height, width, channels), batch_size=1, name="pixels")
     rows = layers.Reshape((height, width))(pixels)
     mirrored = layers.Reshape((height, width, channels))(mirror_width(width)(rows))
-    both = layers.Concatenate(axis=0)([pixels, mirrored])
-    averaged = layers.Lambda(lambda s: tf.reduce_mean(s, axis=0, keepdims=True), name="flip_average")(model(both))
-    return keras.Model(pixels, averaged, name=f"{model.name}_flipavg")
+    features = backbone(layers.Concatenate(axis=0)([pixels, mirrored]))
+    _, rows_out, cols_out, depth = features.shape
+    x = layers.Lambda(lambda f: tf.reshape(f, (1, 2 * rows_out, cols_out, depth)), name="stack_pair")(features)
+    for layer in model.layers[pooling:]:
+        x = layer(x)
+    return keras.Model(pixels, x, name=f"{model.name}_flipavg")

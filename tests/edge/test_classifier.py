@@ -2,10 +2,11 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
-from edge.classifier import EmotionClassifier, quantize, read_labels, square_crop
+from edge.classifier import EmotionClassifier, quantize, read_labels, shrink, square_crop
 from edge.errors import UserError
 from tests.support import LABELS
 
@@ -49,3 +50,25 @@ def test_square_crop_grows_the_box_and_clips_to_the_frame():
     assert square_crop(gray, (100, 100, 50, 80), 0.25).shape == (120, 120)
     assert square_crop(gray, (600, 440, 80, 80), 0.25).shape == (480 - 420, 640 - 580)  # centre (640, 480)
     assert square_crop(gray, (700, 500, 10, 10), 0.0) is None
+
+
+def test_shrink_is_a_box_filter_in_effect():
+    """The fast two-step downscale stays within a grey level of OpenCV's box filter on a face-like crop."""
+    rng = np.random.default_rng(4)
+    crop = cv2.GaussianBlur(rng.integers(0, 256, (157, 157), dtype=np.uint8), (0, 0), 3)
+    fast, area = shrink(crop, 48, 48), cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
+    assert fast.shape == (48, 48) and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - area.astype(int)).mean() < 1.0
+    small = rng.integers(0, 256, (40, 40), dtype=np.uint8)
+    assert shrink(small, 48, 48).shape == (48, 48)  # upscaling takes the plain path
+
+
+def test_raw_pixel_input_skips_the_float_round_trip_with_the_same_result(emotion_model):
+    """uint8 input with scale 1 and zero point 0 takes the resized crop as it is; the general path
+    (float, rescale, quantize) must give the very same tensor."""
+    fast = EmotionClassifier(emotion_model)
+    general = EmotionClassifier(emotion_model)
+    general._raw_pixels = False
+    assert fast._raw_pixels
+    crop = np.random.default_rng(5).integers(0, 256, (150, 150), dtype=np.uint8)
+    assert np.array_equal(fast._prepare(crop), general._prepare(crop))

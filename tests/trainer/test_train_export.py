@@ -58,11 +58,14 @@ def test_int8_file_contract(exported):
 
     model = exported / "model/emotion_int8.tflite"
     interpreter = Interpreter(model_path=str(model))
+    interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     assert inp["dtype"] == np.uint8 and out["dtype"] == np.uint8
     assert list(inp["shape_signature"]) == [1, 48, 48, 1] and list(out["shape_signature"]) == [1, 4]
     assert inp["quantization"] == (1.0, 0), "raw pixels 0..255 go in unchanged"
     assert set(tflite_ops(model)) <= EDGETPU_OPS
+    delegated = [op for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"]
+    assert len(delegated) == 1, "the whole int8 graph is one XNNPACK partition (flip averaging before the softmax)"
     assert np.float32 not in set(tflite_tensor_dtypes(model).values())
 
     contract = json.loads(model.with_suffix(".json").read_text())

@@ -1,0 +1,59 @@
+"""The exported graph's flip averaging: mirror-invariant, and the plain model on a symmetric face."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tf_keras as keras  # noqa: E402
+from tf_keras import layers  # noqa: E402
+
+from trainer.config import ModelConfig  # noqa: E402
+from trainer.model import build_model, with_flip_average  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models():
+    """A small conv net shaped like ours at the end (features, global average pool, dropout, softmax
+    classifier), with lopsided random filters so its scores change visibly when the face is mirrored."""
+    inputs = keras.Input((48, 48, 1))
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
+    x = layers.Conv2D(8, 5, strides=4, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    model = keras.Model(inputs, layers.Dense(4, activation="softmax", name="scores")(x))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in model.get_weights()])
+    return model, with_flip_average(model)
+
+
+def face(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (1, 48, 48, 1)).astype(np.float32)
+
+
+def test_plain_model_is_mirror_sensitive(models):
+    model, _ = models
+    assert not np.allclose(model.predict(face(1), verbose=0), model.predict(face(1)[:, :, ::-1], verbose=0), atol=1e-3)
+
+
+def test_flip_average_is_mirror_invariant(models):
+    _, averaged = models
+    scores, mirrored = averaged.predict(face(1), verbose=0), averaged.predict(face(1)[:, :, ::-1], verbose=0)
+    assert scores.shape == (1, 4) and np.isclose(scores.sum(), 1, atol=1e-5)
+    assert np.allclose(scores, mirrored, atol=1e-5)
+
+
+def test_flip_average_of_a_symmetric_face_is_the_plain_model(models):
+    model, averaged = models
+    half = face(2)[:, :, :24]
+    symmetric = np.concatenate([half, half[:, :, ::-1]], axis=2)
+    assert np.allclose(averaged.predict(symmetric, verbose=0), model.predict(symmetric, verbose=0), atol=1e-5)
+
+
+def test_flip_average_wraps_the_real_architecture():
+    model = build_model(ModelConfig(alpha=0.35, last_channels=64), 4)
+    averaged = with_flip_average(model)
+    assert averaged.input_shape == (1, 48, 48, 1) and averaged.output_shape == (1, 4)
+    assert np.isclose(averaged.predict(face(3), verbose=0).sum(), 1, atol=1e-5)
