@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from edge import config as edge_config
-from edge.config import CameraConfig, EdgeConfig, is_local_path
+from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
 from edge.configfile import absolute, default_config_path
 from edge.errors import UserError, exit_on_user_error
 
@@ -28,31 +28,56 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
-    bench.add_argument("--source", help="video file or image folder (default: 640x480 clips of the sample face)")
-    bench.add_argument("--frames", type=int, default=300, help="length of each generated clip (default: 300)")
-    bench.add_argument("--faces", default="1,4", help="faces per frame of the generated clips (default: 1,4)")
-    bench.add_argument("--threads", default="1,2", help="interpreter thread counts to time (default: 1,2)")
+    bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
+    bench.add_argument("--frames", type=int, help="length of each generated clip (edge.bench.frames; default: 300)")
+    bench.add_argument("--faces", help="faces per frame of the generated clips (edge.bench.faces; default: 1,4)")
+    bench.add_argument("--threads", help="interpreter thread counts to time (edge.bench.threads; default: 1,2)")
     bench.add_argument("--model", help="the shipped int8 model to time (edge.model); its float twin comes along")
-    bench.add_argument("--peer", action="append", default=[], metavar="MODEL[:range=0-1,labels=a,b,...]",
-                       help="another TFLite emotion model to compare (repeatable; see docs/benchmark.md)")
-    bench.add_argument("--data", type=Path, help="folder of class subfolders (or of splits, with --split): accuracy")
-    bench.add_argument("--split", help="the split folder inside --data, e.g. test")
-    bench.add_argument("--repeats", type=int, default=300, help="classify calls timed per model (default: 300)")
-    bench.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    bench.add_argument("--peer", action="append", metavar="MODEL[:range=0-1,labels=a,b,...]",
+                       help="another TFLite emotion model to compare (repeatable, replaces edge.bench.peers; "
+                            "see docs/benchmark.md)")
+    bench.add_argument("--data", help="folder of class subfolders (or of splits, with --split): accuracy (edge.bench.data)")
+    bench.add_argument("--split", help="the split folder inside --data, e.g. test (edge.bench.split)")
+    bench.add_argument("--repeats", type=int, help="classify calls timed per model (edge.bench.repeats; default: 300)")
+    bench.add_argument("--json", help="also write every figure to this JSON file (edge.bench.json)")
     bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
     bench.add_argument("--accelerator", choices=["cpu", "edgetpu"], help="(edge.accelerator) for the shipped model")
-    bench.add_argument("--mqtt", action="store_true", help="publish events to the configured broker")
-    bench.add_argument("--event-every-frame", action="store_true",
-                       help="a heartbeat event on every frame: the publishing worst case")
+    bench.add_argument("--mqtt", action="store_true", default=None,
+                       help="publish events to the configured broker (edge.bench.mqtt)")
+    bench.add_argument("--event-every-frame", action="store_true", default=None,
+                       help="a heartbeat event on every frame: the publishing worst case (edge.bench.event_every_frame)")
     return parser
+
+
+def local_source(source: str | None) -> str | None:
+    """A video file or folder on the command line is relative to the working directory; devices and URLs stay."""
+    return str(absolute(source)) if source is not None and is_local_path(source) else source
+
+
+def int_list(flag: str, text: str | None) -> list[int] | None:
+    """``--threads 1,2`` -> [1, 2]; a flag not given is None, so the config file's list stays."""
+    from edge.bench.run import positive_ints
+
+    return None if text is None else positive_ints(flag, text)
+
+
+def bench_overrides(args: argparse.Namespace) -> dict:
+    """The ``edge bench`` flags as ``edge`` keys: each one given replaces the file's value (``--peer``: the list)."""
+    return {
+        "model": absolute(args.model), "detector.model": args.detector, "accelerator": args.accelerator,
+        "bench.source": local_source(args.source), "bench.frames": args.frames,
+        "bench.faces": int_list("--faces", args.faces), "bench.threads": int_list("--threads", args.threads),
+        "bench.repeats": args.repeats, "bench.peers": args.peer and [resolve_peer(p, absolute) for p in args.peer],
+        "bench.data": absolute(args.data), "bench.split": args.split, "bench.json": absolute(args.json),
+        "bench.mqtt": args.mqtt, "bench.event_every_frame": args.event_every_frame,
+    }
 
 
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
-        uri = str(absolute(source)) if is_local_path(source) else source
-        settings.cameras = [CameraConfig(name=name, source=uri)]
+        settings.cameras = [CameraConfig(name=name, source=local_source(source))]
     elif camera is not None:
         chosen = [c for c in settings.cameras if c.name == camera]
         if not chosen:
@@ -68,10 +93,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "bench":
         from edge.bench.run import run_bench
 
-        overrides = {"model": absolute(args.model), "detector.model": args.detector, "accelerator": args.accelerator,
-                     "events.heartbeat_s": 1e-6 if args.event_every_frame else None}
-        args.source = str(absolute(args.source)) if args.source else None
-        return run_bench(edge_config.load(config_path, overrides), args)
+        return run_bench(edge_config.load(config_path, bench_overrides(args)))
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)

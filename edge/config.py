@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Callable, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -23,6 +23,13 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
 
+def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
+    """A relative video file or folder is relative to the config file's folder; devices and URLs stay."""
+    if value is None or not is_local_path(value):
+        return value
+    return str(resolve_path(Path(value), info))
+
+
 class CameraConfig(Strict):
     """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN``, ``picamera2``,
     ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
@@ -30,13 +37,7 @@ class CameraConfig(Strict):
     name: TopicName
     source: str = Field(min_length=1)
 
-    @field_validator("source")
-    @classmethod
-    def _relative_to_config(cls, value: str, info: ValidationInfo) -> str:
-        """A relative video file or folder is relative to the config file's folder; devices and URLs stay."""
-        if not is_local_path(value):
-            return value
-        return str(resolve_path(Path(value), info))
+    _resolve = field_validator("source")(resolve_source)
 
 
 def is_local_path(source: str) -> bool:
@@ -131,6 +132,46 @@ class MetricsConfig(Strict):
     address: str = "0.0.0.0"
 
 
+def resolve_peer(text: str, resolve: Callable[[Path], Path | None]) -> str:
+    """``PATH[:key=value,...]`` with its PATH passed through ``resolve``; the options stay as written."""
+    path, colon, options = text.partition(":")
+    return f"{resolve(Path(path))}{colon}{options}"
+
+
+class BenchConfig(Strict):
+    """``edge bench``: what it times and compares. Each key is also the flag of the same name, and a flag
+    given on the command line wins; files and folders are checked when the bench starts, not here, so a
+    bench setting can never stop ``edge run``."""
+
+    source: Optional[str] = Field(None, min_length=1)  # None: generated clips of the sample face
+    frames: int = Field(300, ge=1)
+    faces: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4], min_length=1)
+    threads: list[Annotated[int, Field(ge=1, le=64)]] = Field(default_factory=lambda: [1, 2], min_length=1)
+    repeats: int = Field(300, ge=1)
+    peers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # PATH[:key=value,...]
+    data: Optional[Path] = None
+    split: Optional[str] = Field(None, min_length=1)
+    json_file: Optional[Path] = Field(None, alias="json")  # "json" itself would shadow BaseModel.json
+    mqtt: bool = False
+    event_every_frame: bool = False
+
+    _resolve = field_validator("data", "json_file")(resolve_path)
+    _resolve_source = field_validator("source")(resolve_source)
+
+    @field_validator("peers")
+    @classmethod
+    def _peer_paths(cls, peers: list[str], info: ValidationInfo) -> list[str]:
+        """A peer's model file, like every path in the file, is relative to the config file's folder."""
+        return [resolve_peer(text, lambda path: resolve_path(path, info)) for text in peers]
+
+    @field_validator("split")
+    @classmethod
+    def _split_needs_data(cls, split: Optional[str], info: ValidationInfo) -> Optional[str]:
+        if split is not None and info.data.get("data") is None:
+            raise ValueError("needs data, the dataset folder it is in (--data)")
+        return split
+
+
 class EdgeConfig(Strict):
     device: TopicName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "edge")
     accelerator: Literal["cpu", "edgetpu"] = "cpu"
@@ -147,6 +188,7 @@ class EdgeConfig(Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
 
     @field_validator("model")
     @classmethod

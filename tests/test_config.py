@@ -30,6 +30,8 @@ def test_repository_config_is_valid():
         ("edge:\n  mqtt:\n    port: abc\n", "edge.mqtt.port: Input should be a valid integer"),
         ("edge:\n  mqtt:\n    prot: 1883\n", "edge.mqtt.prot: unknown key"),
         ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
+        ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
+        ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
         ("trainer:\n  model:\n    alpha: -1\n", "trainer.model.alpha: Input should be greater than 0"),
         ("trainer:\n  classes: [a, a]\n", "trainer: Value error, classes must be distinct"),
         ("edgee:\n  threads: 2\n", "edgee: unknown section"),
@@ -57,6 +59,16 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
     settings = trainer_config.load(path)
     assert settings.data_dir == tmp_path / "data" and settings.train.out_dir == tmp_path / "runs/x"
     assert settings.evaluate.out_dir == tmp_path / "ev"
+
+
+def test_bench_paths_resolve_against_the_config_folder(tmp_path):
+    path = write(tmp_path, "edge:\n  bench:\n    source: clip.mp4\n    data: data\n    split: test\n"
+                           "    json: out/b.json\n    peers: ['m.tflite:range=0-1', /abs/p.tflite]\n")
+    bench = edge_config.load(path).bench
+    assert (bench.source, bench.data, bench.json_file) == (str(tmp_path / "clip.mp4"), tmp_path / "data",
+                                                           tmp_path / "out/b.json")
+    assert bench.peers == [f"{tmp_path / 'm.tflite'}:range=0-1", "/abs/p.tflite"]
+    assert edge_config.load(path, {"bench.source": "rtsp://cam/1"}).bench.source == "rtsp://cam/1"
 
 
 def test_trainer_cli_bad_config_exits_non_zero_with_one_line(tmp_path, capsys):

@@ -74,7 +74,7 @@ def parse_peer(text: str) -> ModelSpec:
     path_text, _, options = text.partition(":")
     path = Path(path_text).resolve()
     if not path.is_file():
-        raise UserError(f"--peer {text}: model file {path_text} not found")
+        raise UserError(f"--peer {text}: model file not found")
     values: dict[str, list[str]] = {}
     key = None
     for token in filter(None, options.split(",")):

@@ -1,8 +1,7 @@
-"""The ``edge bench`` command: parse its lists, run every measurement, print the tables, write the JSON."""
+"""The ``edge bench`` command: run every measurement ``edge.bench`` asks for, print the tables, write the JSON."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -25,17 +24,11 @@ def positive_ints(flag: str, text: str) -> list[int]:
     return values
 
 
-def check_flags(args: argparse.Namespace) -> tuple[list[int], list[int]]:
-    """Every flag checked before the first measurement: a mistake costs a second, not a wasted run."""
-    threads = positive_ints("--threads", args.threads)
-    faces = positive_ints("--faces", args.faces)
-    if args.frames < 1 or args.repeats < 1:
-        raise UserError("--frames and --repeats must be at least 1")
-    if args.split and not args.data:
-        raise UserError(f"--split {args.split}: needs --data")
-    if args.json and not args.json.parent.is_dir():
-        raise UserError(f"--json {args.json}: folder {args.json.parent} does not exist")
-    return threads, faces
+def check_json_folder(path: Path | None) -> None:
+    """The JSON's folder, checked before the first measurement like every key (those in edge.config): a
+    mistake costs a second, not a wasted run."""
+    if path and not path.parent.is_dir():
+        raise UserError(f"--json {path}: folder {path.parent} does not exist")
 
 
 def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:
@@ -49,16 +42,18 @@ def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:
     return specs
 
 
-def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
-    threads, faces = check_flags(args)
-    specs = model_specs(config, args.peer)
-    data = accuracy.dataset_folder(args.data, args.split) if args.data else None
+def run_bench(config: EdgeConfig) -> int:
+    """Every option comes from ``config.bench`` (the file, command-line flags applied), validated once."""
+    bench = config.bench
+    check_json_folder(bench.json_file)
+    specs = model_specs(config, bench.peers)
+    data = accuracy.dataset_folder(bench.data, bench.split) if bench.data else None
     results = {
         "machine": report.machine(),
-        "source": args.source or f"generated 640x480 MPEG-4, {args.frames} frames, sample faces",
+        "source": bench.source or f"generated 640x480 MPEG-4, {bench.frames} frames, sample faces",
         "detector": config.detector.model,
-        "pipeline": time_pipeline(config, args, threads, faces),
-        "classifiers": compare_speed(specs, stream.face_crops(), threads, args.repeats),
+        "pipeline": time_pipeline(config),
+        "classifiers": compare_speed(specs, stream.face_crops(), bench.threads, bench.repeats),
     }
     results["targets"] = report.targets(results)
     if data:
@@ -66,25 +61,28 @@ def run_bench(config: EdgeConfig, args: argparse.Namespace) -> int:
         results["data"] = str(data)
         results["accuracy"] = {spec.name: accuracy.evaluate(spec.load(), images, truth, classes) for spec in specs}
     print(report.markdown(results))
-    if args.json:
-        write_json(args.json, results)
+    if bench.json_file:
+        write_json(bench.json_file, results)
     return 0
 
 
-def time_pipeline(config: EdgeConfig, args: argparse.Namespace, threads: list[int], faces: list[int]) -> list[dict]:
-    """The pipeline over ``--source``, or over a generated clip per face count, at each thread count."""
+def time_pipeline(config: EdgeConfig) -> list[dict]:
+    """The pipeline over ``bench.source``, or over a generated clip per face count, at each thread count."""
+    bench = config.bench
+    # event_every_frame: a heartbeat due on every frame, so every frame publishes (the worst case).
+    events = config.events.model_copy(update={"heartbeat_s": 1e-6}) if bench.event_every_frame else config.events
     with tempfile.TemporaryDirectory() as scratch:
-        if args.source:
-            sources = [args.source]
+        if bench.source:
+            sources = [bench.source]
         else:
-            sources = [str(stream.write_clip(Path(scratch) / f"faces{n}.mp4", n, args.frames)) for n in faces]
+            sources = [str(stream.write_clip(Path(scratch) / f"faces{n}.mp4", n, bench.frames)) for n in bench.faces]
         rows = []
         for uri in sources:
-            for count in threads:
+            for count in bench.threads:
                 # A run of its own outbox: with --mqtt the bench never touches the daemon's stored messages.
                 outbox = config.outbox.model_copy(update={"path": Path(scratch) / f"outbox-{len(rows)}.db"})
-                settings = config.model_copy(update={"threads": count, "outbox": outbox})
-                rows.append(measure_pipeline(settings, uri, args.mqtt))
+                settings = config.model_copy(update={"threads": count, "outbox": outbox, "events": events})
+                rows.append(measure_pipeline(settings, uri, bench.mqtt))
         return rows
 
 

@@ -5,6 +5,7 @@ The shipped model and its float twin are the models compared; the float twin als
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -98,20 +99,56 @@ def test_scores_by_hand():
     (["--faces", "one"], "--faces one"),
     (["--faces", "9"], "--faces 9"),
     (["--model", "missing.tflite"], "missing.tflite: model file not found"),
-    (["--peer", "missing.tflite"], "--peer missing.tflite"),
+    (["--peer", "missing.tflite"], "--peer /.*/missing.tflite: model file not found"),
     (["--peer", f"{FLOAT_TWIN}:range=5-6,labels=a,b,c,d"], "range=5-6"),
     (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
     (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
     (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d", "--peer", f"{FLOAT_TWIN}:labels=a,b,c,d"], "a second model named"),
-    (["--data", "no/such/folder"], "--data no/such/folder: not a folder"),
-    (["--split", "test"], "--split test: needs --data"),
-    (["--json", "no/such/folder/out.json"], "--json no/such/folder/out.json"),
+    (["--data", "no/such/folder"], "--data /.*/no/such/folder: not a folder"),
+    (["--split", "test"], r"edge.bench.split: Value error, needs data.*\(--data\)"),
+    (["--json", "no/such/folder/out.json"], "--json /.*/no/such/folder/out.json: folder"),
+    (["--frames", "0"], "edge.bench.frames: Input should be greater than or equal to 1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
+    """Paths on the command line are made absolute (relative to here), so the errors show them so."""
     monkeypatch.chdir(tmp_path)
     assert main(["bench", *args]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("edge: error: ") and named in error
+    assert error.startswith("edge: error: ") and re.search(named, error)
+
+
+def test_bench_keys_in_the_config_file_and_flags_over_them(tmp_path):
+    """``edge.bench`` drives the run, its paths relative to the file; a flag given wins over its key,
+    ``--peer`` replacing the whole list (the file's peer does not exist, so using it would fail)."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    config = folder / "config.yaml"
+    config.write_text("edge:\n  bench:\n    frames: 4\n    faces: [1]\n    threads: [2]\n    repeats: 5\n"
+                      "    peers: [no-such-peer.tflite]\n    json: out.json\n    event_every_frame: true\n")
+    peer = f"{FLOAT_TWIN}:labels={','.join(LABELS)}"
+    result = subprocess.run(edge_command("bench", "--config", str(config), "--threads", "1", "--peer", peer),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((folder / "out.json").read_text())
+    (row,) = report["pipeline"]
+    assert (round(row["faces_per_frame"]), row["threads"], row["frames"]) == (1, 1, 4)
+    assert row["events"] >= 4  # a heartbeat on every frame, not only the face's appearance
+    assert [(r["model"], r["threads"]) for r in report["classifiers"]] == [("int8", 1), ("float", 1),
+                                                                          ("emotion_float", 1)]
+
+
+@pytest.mark.parametrize("bench, named", [
+    ("faces: [0]", "edge.bench.faces.0: Input should be greater than or equal to 1"),
+    ("threads: 2", "edge.bench.threads: Input should be a valid list"),
+    ("frame: 10", "edge.bench.frame: unknown key"),
+    ("split: test", "edge.bench.split: Value error, needs data"),
+])
+def test_bad_bench_key_is_one_line_naming_it(tmp_path, capsys, bench, named):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"edge:\n  bench:\n    {bench}\n")
+    assert main(["bench", "--config", str(config)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and error.startswith(f"edge: error: {config}: {named}")
 
 
 def test_dataset_root_without_split_says_so(tmp_path, capsys):
