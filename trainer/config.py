@@ -67,6 +67,9 @@ class TrainConfig(PathFields):
     class_weighting: bool = True
     patience: int = Field(10, ge=1, description="epochs without a better validation macro-F1 before stopping")
     seed: int = 42
+    bn_recalibration: int = Field(
+        4096, ge=0, description="unaugmented training images whose statistics replace BatchNorm's running ones before each validation; 0 keeps Keras' running averages"
+    )
     init_weights: Optional[Path] = Field(None, description="float weights to start from (a warm restart of an earlier run)")
     max_steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap for smoke runs")
 
