@@ -1,15 +1,17 @@
 """Does the classifier's fast downscale (``edge.classifier.shrink``) change predictions against OpenCV's area
 filter? 1,000 validation faces (250 per class) upscaled to a random 100-260 px, as a camera crop would be,
-then brought to the model's 48 px both ways and classified by the shipped int8 model:
+then brought to the model's 48 px both ways (each timed) and classified by the shipped int8 model:
 
     python experiments/resize_check.py [DATA_DIR]
 """
 
 import random
 import sys
+import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from edge.classifier import EmotionClassifier, shrink
 from edge.config import BUNDLED_MODEL
@@ -19,16 +21,23 @@ def main(data_dir: Path) -> None:
     classifier = EmotionClassifier(BUNDLED_MODEL)
     rng = random.Random(0)
     agree = correct_area = correct_shrink = total = 0
+    timings = []
     for label, name in enumerate(classifier.labels):
         for path in sorted((data_dir / "validation" / name).glob("*.jpg"))[:250]:
             side = rng.randint(100, 260)
             crop = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_CUBIC)
-            area = classifier.classify([cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)]).argmax()
-            fast = classifier.classify([shrink(crop, 48, 48)]).argmax()
+            started = time.perf_counter()
+            area_pixels = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
+            middle = time.perf_counter()
+            fast_pixels = shrink(crop, 48, 48)
+            timings.append((middle - started, time.perf_counter() - middle))
+            area, fast = classifier.classify([area_pixels]).argmax(), classifier.classify([fast_pixels]).argmax()
             agree, total = agree + (area == fast), total + 1
             correct_area, correct_shrink = correct_area + (area == label), correct_shrink + (fast == label)
     print(f"{total} faces: same prediction {agree / total:.3f}; accuracy area filter {correct_area / total:.3f}, "
           f"shrink {correct_shrink / total:.3f}")
+    area_us, shrink_us = np.median(timings, axis=0) * 1e6
+    print(f"resize to 48 px, median per crop: area filter {area_us:.1f} us, shrink {shrink_us:.1f} us")
 
 
 if __name__ == "__main__":
