@@ -29,7 +29,7 @@ WEIGHTS = "best.weights.h5"
 def validation_scores(model: keras.Model, validation: Split, classes: list[str], flip_average: bool) -> dict:
     """Accuracy and macro-F1 of the model as it will be shipped: with ``export.flip_average`` the scores of
     each face and its mirror image are averaged, as the exported graph does (on FER2013 that is worth
-    ~2 points, and runs rank differently with and without it)."""
+    up to 2-3 points, and runs rank differently with and without it: experiments/RESULTS.md)."""
     images = validation.images.astype(np.float32)
     probs = model.predict(images, batch_size=256, verbose=0)
     if flip_average:
