@@ -23,6 +23,8 @@ class PathFields(Strict):
     @field_validator("*", mode="after")
     @classmethod
     def _resolve(cls, value, info: ValidationInfo):
+        if isinstance(value, list):
+            return [resolve_path(item, info) if isinstance(item, Path) else item for item in value]
         return resolve_path(value, info) if isinstance(value, Path) else value
 
 
@@ -45,12 +47,14 @@ class EdaConfig(PathFields):
 
 
 class ModelConfig(Strict):
-    """A compact MobileNetV2 adapted to small face crops."""
+    """A compact MobileNetV2 adapted to small face crops (the shipped model), or a plain VGG-style CNN
+    (a float teacher to distil from: larger and of another family, so its mistakes differ)."""
 
+    architecture: Literal["mobilenet_v2", "vgg"] = "mobilenet_v2"
     input_size: int = Field(48, ge=32, le=224)
-    alpha: float = Field(0.5, gt=0, le=1.4)
-    stem_stride: Literal[1, 2] = 1
-    last_channels: int = Field(1024, ge=64)
+    alpha: float = Field(0.5, gt=0, le=2.0, description="width multiplier (vgg: 0.5 = 32-256 channels)")
+    stem_stride: Literal[1, 2] = Field(1, description="mobilenet_v2 only")
+    last_channels: int = Field(1024, ge=64, description="mobilenet_v2 only")
     dropout: float = Field(0.2, ge=0, lt=1)
     bn_momentum: float = Field(0.9, gt=0, lt=1)
 
@@ -79,6 +83,16 @@ class QatConfig(Strict):
     learning_rate: float = Field(1e-4, gt=0)
 
 
+class DistillConfig(PathFields):
+    """Knowledge distillation from finished runs of ``trainer train`` (their selected float weights)."""
+
+    teachers: list[Path] = Field(
+        default_factory=list, description="run folders whose float models, averaged, supply soft labels; empty: labels alone"
+    )
+    weight: float = Field(0.7, ge=0, le=1, description="share of the teachers' soft labels in each training target")
+    temperature: float = Field(1.0, gt=0, description="softens (>1) or sharpens (<1) the teachers' probabilities")
+
+
 class ExportConfig(PathFields):
     out: Path = Path("edge/models/emotion_int8.tflite")
     calibration_samples: int = Field(300, ge=1)
@@ -99,6 +113,7 @@ class TrainerConfig(PathFields):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     qat: QatConfig = Field(default_factory=QatConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 

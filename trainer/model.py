@@ -17,6 +17,7 @@ from trainer.config import ModelConfig
 
 # (expansion, output channels at alpha 1, repeats, first stride) — the MobileNetV2 paper's table 2.
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+VGG_STAGES = (64, 128, 256, 512)  # channels at alpha 1 of the teacher's four stages
 
 
 def make_divisible(channels: float, divisor: int = 8) -> int:
@@ -47,6 +48,11 @@ def inverted_residual(x, expansion: int, filters: int, stride: int, momentum: fl
 
 def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
     """Raw gray pixels (0..255, shape SxSx1) in, class probabilities out."""
+    build = build_vgg if settings.architecture == "vgg" else build_mobilenet_v2
+    return build(settings, num_classes)
+
+
+def build_mobilenet_v2(settings: ModelConfig, num_classes: int) -> keras.Model:
     momentum = settings.bn_momentum
     inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
     x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
@@ -60,6 +66,25 @@ def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
     x = layers.Dropout(settings.dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
     return keras.Model(inputs, outputs, name=f"mobilenetv2_a{settings.alpha:g}_{settings.input_size}")
+
+
+def build_vgg(settings: ModelConfig, num_classes: int) -> keras.Model:
+    """Four stages of two 3x3 convolutions (64-512 channels at alpha 1), max pooling between them.
+
+    A teacher, not a shipped model: several times the student's weights and a different family, so its
+    soft labels carry what the student does not already know (experiments/RESULTS.md, distillation)."""
+    momentum = settings.bn_momentum
+    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    for stage, channels in enumerate(VGG_STAGES):
+        if stage:
+            x = layers.MaxPooling2D()(x)
+        for _ in range(2):
+            x = conv_bn(x, make_divisible(channels * settings.alpha), 3, 1, momentum)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(settings.dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"vgg_a{settings.alpha:g}_{settings.input_size}")
 
 
 def batch_one(model: keras.Model) -> keras.Model:

@@ -18,6 +18,7 @@ import tf_keras as keras
 from edge.errors import UserError
 from edge.scores import classification_scores
 from trainer.config import ModelConfig, TrainerConfig
+from trainer.distill import soft_targets
 from trainer.model import build_model, unwrapped
 from trainer.pipeline import Split, class_weights, load_split, training_dataset
 from trainer.quantize import quantize_for_training
@@ -120,6 +121,21 @@ def steps_per_epoch(train: Split, settings: TrainerConfig) -> int:
     return min(steps, settings.train.max_steps_per_epoch or steps)
 
 
+def load_teachers(train: Split, settings: TrainerConfig) -> list[keras.Model]:
+    """The ``distill.teachers`` runs' selected float models, BatchNorm statistics re-measured as in selection."""
+    teachers = []
+    for run_dir in settings.distill.teachers:
+        architecture, num_classes = saved_architecture(run_dir)
+        if num_classes != len(settings.classes) or architecture.input_size != settings.model.input_size:
+            raise UserError(f"{run_dir}: distill.teachers entry has {num_classes} classes at {architecture.input_size} px, "
+                            f"the student {len(settings.classes)} at {settings.model.input_size} px")
+        teacher = load_float(run_dir)
+        if settings.train.bn_recalibration:
+            recalibrate_batchnorm(teacher, calibration_sample(train, settings))
+        teachers.append(teacher)
+    return teachers
+
+
 def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int) -> None:
     """Fit one phase (float or QAT), resumable; skipped when the phase already finished."""
     if (phase_dir / "done").exists():
@@ -128,6 +144,8 @@ def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: S
     phase_dir.mkdir(parents=True, exist_ok=True)
     steps = steps_per_epoch(train, settings)
     dataset = training_dataset(train, len(settings.classes), settings.train)
+    if settings.distill.teachers:
+        dataset = dataset.map(soft_targets(load_teachers(train, settings), settings.distill)).prefetch(2)
     started = time.time()
     model.fit(
         dataset.repeat(),
@@ -168,7 +186,10 @@ def saved_architecture(run_dir: Path) -> tuple[ModelConfig, int]:
 
 def load_float(run_dir: Path) -> keras.Model:
     model = build_model(*saved_architecture(run_dir))
-    model.load_weights(run_dir / "float" / WEIGHTS)
+    weights = run_dir / "float" / WEIGHTS
+    if not weights.is_file():
+        raise UserError(f"{weights}: no selected float weights (has the run's float phase finished an epoch?)")
+    model.load_weights(weights)
     return model
 
 

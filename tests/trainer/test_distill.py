@@ -1,0 +1,67 @@
+"""Distillation: the mixed training targets, and a student trained from a teacher run end to end."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tf_keras as keras  # noqa: E402
+
+from tests.synthetic import make_dataset  # noqa: E402
+from trainer.cli import main  # noqa: E402
+from trainer.config import DistillConfig  # noqa: E402
+from trainer.distill import soft_targets  # noqa: E402
+
+
+def constant_teacher(probs: list[float]) -> keras.Model:
+    """A model that answers ``probs`` whatever the image."""
+    pixels = keras.Input((8, 8, 1))
+    zeros = keras.layers.Dense(len(probs), kernel_initializer="zeros", use_bias=False)(keras.layers.Flatten()(pixels))
+    logits = keras.layers.Lambda(lambda z: z + np.log(probs).astype("float32"))(zeros)
+    return keras.Model(pixels, keras.layers.Softmax()(logits))
+
+
+def test_targets_mix_label_and_mean_of_teachers():
+    images, labels = np.zeros((2, 8, 8, 1), "float32"), np.eye(4, dtype="float32")[[0, 3]]
+    teachers = [constant_teacher([0.7, 0.1, 0.1, 0.1]), constant_teacher([0.1, 0.1, 0.1, 0.7])]
+    _, targets = soft_targets(teachers, DistillConfig(weight=0.5))(images, labels)
+    np.testing.assert_allclose(targets.numpy(), 0.5 * labels + 0.5 * np.array([0.4, 0.1, 0.1, 0.4]), atol=1e-5)
+
+    _, sharpened = soft_targets(teachers[:1], DistillConfig(weight=1.0, temperature=0.5))(images, labels)
+    expected = np.array([0.49, 0.01, 0.01, 0.01]) / 0.52  # p ** (1 / T), normalised
+    np.testing.assert_allclose(sharpened.numpy()[0], expected, atol=1e-4)
+
+
+RUN = """
+trainer:
+  data_dir: {data}
+  model: {{architecture: {architecture}, input_size: {size}, alpha: 0.25, last_channels: 64, dropout: 0.0}}
+  train: {{out_dir: {run}, epochs: 3, batch_size: 16, learning_rate: 0.01, label_smoothing: 0.0, augment: 0.0, patience: 3,
+          bn_recalibration: 64}}
+  qat: {{epochs: 0}}
+  distill: {{teachers: [{teachers}], weight: 0.5}}
+"""
+
+
+def write_run(root, name: str, architecture: str, teachers: str = "", size: int = 48):
+    path = root / f"{name}.yaml"
+    path.write_text(RUN.format(data=root / "data", run=root / name, architecture=architecture, size=size, teachers=teachers))
+    return str(path)
+
+
+@pytest.mark.slow
+def test_student_trains_from_a_vgg_teacher(tmp_path, capsys):
+    make_dataset(tmp_path / "data", per_class=30)
+    assert main(["--config", write_run(tmp_path, "teacher", "vgg"), "train"]) == 0
+    assert json.loads((tmp_path / "teacher/config.json").read_text())["model"]["architecture"] == "vgg"
+
+    assert main(["--config", write_run(tmp_path, "student", "mobilenet_v2", teachers="teacher"), "train"]) == 0
+    assert (tmp_path / "student/float/selected.json").exists()
+
+    capsys.readouterr()
+    assert main(["--config", write_run(tmp_path, "small", "mobilenet_v2", teachers="teacher", size=32), "train"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "teacher: distill.teachers entry has 4 classes at 48 px, the student 4 at 32 px" in error

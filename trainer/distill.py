@@ -1,0 +1,31 @@
+"""Knowledge distillation: soft labels of larger float teachers mixed into the training targets.
+
+Why in the input pipeline and not in a custom train step: the student then trains with plain Keras ``fit``,
+so QAT, selection, early stopping and ``--resume`` work unchanged; and every teacher scores exactly the
+augmented batch the student sees ("consistent" teaching, Beyer et al. 2022, "Knowledge distillation:
+A good teacher is patient and consistent").
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from trainer.config import DistillConfig
+
+
+def soft_targets(teachers: list[keras.Model], settings: DistillConfig):
+    """A ``tf.data`` map function: (images, one-hot labels) -> (images, mixed targets).
+
+    The target is ``(1 - weight) * label + weight * teacher``, where ``teacher`` is the mean of the
+    teachers' probabilities, sharpened or softened by ``temperature`` (1 keeps them as they are).
+    """
+    weight, temperature = settings.weight, settings.temperature
+
+    def mix(images: tf.Tensor, labels: tf.Tensor):
+        probs = tf.add_n([teacher(images, training=False) for teacher in teachers]) / len(teachers)
+        if temperature != 1.0:
+            probs = tf.nn.softmax(tf.math.log(probs + 1e-7) / temperature)
+        return images, (1.0 - weight) * labels + weight * probs
+
+    return mix
