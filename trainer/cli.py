@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--qat-epochs", type=int, help="quantization-aware epochs (trainer.qat.epochs)")
     train.add_argument("--batch-size", type=int, help="(trainer.train.batch_size)")
     train.add_argument("--seed", type=int, help="(trainer.train.seed)")
+    train.add_argument("--teacher", action="append", metavar="RUN",
+                       help="distil from this finished run folder; repeat for an ensemble (trainer.distill.teachers)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
 
     export = verbs.add_parser("export", help="write the int8 (and float) TFLite model with its labels file")
@@ -64,6 +66,7 @@ def overrides_for(args: argparse.Namespace) -> dict:
             "qat.epochs": args.qat_epochs,
             "train.batch_size": args.batch_size,
             "train.seed": args.seed,
+            "distill.teachers": [absolute(run) for run in args.teacher] if args.teacher else None,
         }
     if args.verb == "export":
         return {**common, "train.out_dir": absolute(args.run), "export.out": absolute(args.out)}

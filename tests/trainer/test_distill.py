@@ -58,7 +58,9 @@ def test_student_trains_from_a_vgg_teacher(tmp_path, capsys):
     assert main(["--config", write_run(tmp_path, "teacher", "vgg"), "train"]) == 0
     assert json.loads((tmp_path / "teacher/config.json").read_text())["model"]["architecture"] == "vgg"
 
-    assert main(["--config", write_run(tmp_path, "student", "mobilenet_v2", teachers="teacher"), "train"]) == 0
+    student = write_run(tmp_path, "student", "mobilenet_v2")
+    assert main(["--config", student, "train", "--teacher", str(tmp_path / "teacher")]) == 0
+    assert json.loads((tmp_path / "student/config.json").read_text())["distill"]["teachers"] == [str(tmp_path / "teacher")]
     assert (tmp_path / "student/float/selected.json").exists()
 
     capsys.readouterr()

@@ -1,0 +1,45 @@
+"""Is a set of runs worth distilling from? Validation scores of each run and of every combination of them.
+
+Each run's selected float model is scored as shipped (BatchNorm statistics re-measured on the trainer's
+calibration sample, each face averaged with its mirror image); a combination averages its members'
+probabilities. A teacher helps a student only where it knows something the student does not, so the gain
+of a combination over its best member is the figure to look at (experiments/RESULTS.md, distillation):
+
+    python experiments/ensemble_check.py checkpoints/a050_s48_bnrecal runs/vgg_teacher
+"""
+
+import itertools
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+
+from edge.scores import classification_scores  # noqa: E402
+from trainer.config import load  # noqa: E402
+from trainer.pipeline import load_split  # noqa: E402
+from trainer.train import calibration_sample, load_float, recalibrate_batchnorm  # noqa: E402
+
+
+def shipped_probabilities(run: Path, calibration: np.ndarray, images: np.ndarray) -> np.ndarray:
+    model = load_float(run)
+    recalibrate_batchnorm(model, calibration)
+    return (model.predict(images, batch_size=256, verbose=0) + model.predict(images[:, :, ::-1], batch_size=256, verbose=0)) / 2
+
+
+def main(runs: list[str]) -> None:
+    settings = load(Path(__file__).with_name("a050_s48_bnrecal.yaml"))
+    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    calibration, images = calibration_sample(train, settings), validation.images.astype(np.float32)
+    probs = {Path(run).name: shipped_probabilities(Path(run), calibration, images) for run in runs}
+    print("| runs averaged | val acc | val macro-F1 |\n|---|---|---|")
+    for size in range(1, len(probs) + 1):
+        for names in itertools.combinations(probs, size):
+            scores = classification_scores(validation.labels, sum(probs[n] for n in names).argmax(1), settings.classes)
+            print(f"| {' + '.join(names)} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
