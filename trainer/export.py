@@ -73,6 +73,9 @@ def check_edgetpu_compatible(path: Path) -> list[str]:
     return ops
 
 
+ARCHITECTURE_NAMES = {"mobilenet_v2": "MobileNetV2", "vgg": "VGG-style CNN"}
+
+
 def data_summary(settings: TrainerConfig) -> dict:
     counts = {}
     for split in ("train", "validation", "test"):
@@ -87,8 +90,10 @@ def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics:
         "labels": settings.classes,
         "input": {**INT8_INPUT_DESCRIPTION, "height": settings.model.input_size, "width": settings.model.input_size, "channels": 1},
         "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
-        "architecture": {"name": "MobileNetV2", **settings.model.model_dump(), "flip_average": settings.export.flip_average},
+        "architecture": {"name": ARCHITECTURE_NAMES[settings.model.architecture], **settings.model.model_dump(),
+                         "flip_average": settings.export.flip_average},
         "trained_from": source,
+        "distilled_from": [teacher.name for teacher in settings.distill.teachers],
         "operators": ops,
         "float_twin": path.name.replace("_int8", "_float"),
         "data": data_summary(settings),

@@ -31,6 +31,14 @@ def files_used(manifest: str | None) -> str:
     return "every file (no cleaned manifest: train still holds copies of some test images, which flatters test)"
 
 
+def distillation(contract: dict) -> str:
+    """The card's clause on the runs a distilled model learned from; empty when it was not distilled."""
+    teachers = contract.get("distilled_from") or []
+    if not teachers:
+        return ""
+    return f", distilled from the float {'models' if len(teachers) > 1 else 'model'} of {' and '.join(teachers)}"
+
+
 def render(contract: dict, confusion_png: str) -> str:
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
@@ -39,9 +47,9 @@ def render(contract: dict, confusion_png: str) -> str:
                           for split, by_class in counts.items())
     return f"""# Model card: emotion_int8.tflite
 
-A compact MobileNetV2 (width {arch['alpha']}, {arch['input_size']}x{arch['input_size']} gray input, stem stride
+A compact {arch['name']} (width {arch['alpha']}, {arch['input_size']}x{arch['input_size']} gray input, stem stride
 {arch['stem_stride']}, last 1x1 conv {arch['last_channels']} channels{', mirror-image averaging folded in' if arch.get('flip_average') else ''}),
-trained from scratch, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
+trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
 (uint8 raw-pixel input, uint8 probabilities, static batch 1, Edge TPU-compatible operators:
 {', '.join(contract['operators'])}). Outputs, in order: {', '.join(contract['labels'])}.
 

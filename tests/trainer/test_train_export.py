@@ -71,7 +71,7 @@ def test_int8_file_contract(exported):
     contract = json.loads(model.with_suffix(".json").read_text())
     assert contract["labels"] == ["happy", "neutral", "sad", "surprise"]
     assert contract["input"]["height"] == 48 and contract["input"]["dtype"] == "uint8"
-    assert set(contract["metrics"]["test"]) == {"int8", "float"}
+    assert set(contract["metrics"]["test"]) == {"int8", "float"} and contract["distilled_from"] == []
     assert contract["data"]["counts"]["train"]["happy"] == 60
     assert (exported / "model" / contract["float_twin"]).exists()
     card = (exported / "model/MODEL_CARD.md").read_text()
