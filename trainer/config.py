@@ -91,6 +91,7 @@ class DistillConfig(PathFields):
     )
     weight: float = Field(0.7, ge=0, le=1, description="share of the teachers' soft labels in each training target")
     temperature: float = Field(1.0, gt=0, description="softens (>1) or sharpens (<1) the teachers' probabilities")
+    flip_average: bool = Field(False, description="teachers score each image and its mirror image (twice the teacher cost)")
 
 
 class ExportConfig(PathFields):

@@ -18,12 +18,14 @@ def soft_targets(teachers: list[keras.Model], settings: DistillConfig):
     """A ``tf.data`` map function: (images, one-hot labels) -> (images, mixed targets).
 
     The target is ``(1 - weight) * label + weight * teacher``, where ``teacher`` is the mean of the
-    teachers' probabilities, sharpened or softened by ``temperature`` (1 keeps them as they are).
+    teachers' probabilities (with ``flip_average``, over each image and its mirror image too, as the
+    teachers were selected), sharpened or softened by ``temperature`` (1 keeps them as they are).
     """
     weight, temperature = settings.weight, settings.temperature
 
     def mix(images: tf.Tensor, labels: tf.Tensor):
-        probs = tf.add_n([teacher(images, training=False) for teacher in teachers]) / len(teachers)
+        views = [images, tf.reverse(images, axis=[2])] if settings.flip_average else [images]
+        probs = tf.add_n([teacher(view, training=False) for teacher in teachers for view in views]) / (len(teachers) * len(views))
         if temperature != 1.0:
             probs = tf.nn.softmax(tf.math.log(probs + 1e-7) / temperature)
         return images, (1.0 - weight) * labels + weight * probs

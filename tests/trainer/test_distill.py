@@ -8,6 +8,7 @@ import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from tests.synthetic import make_dataset  # noqa: E402
@@ -24,11 +25,24 @@ def constant_teacher(probs: list[float]) -> keras.Model:
     return keras.Model(pixels, keras.layers.Softmax()(logits))
 
 
+def right_half_teacher() -> keras.Model:
+    """Sure of class 0 when the right half of the image is bright, else of class 1."""
+    pixels = keras.Input((8, 8, 1))
+    right = keras.layers.Lambda(lambda x: tf.reduce_mean(x[:, :, 4:, 0], axis=[1, 2])[:, None])(pixels)
+    return keras.Model(pixels, keras.layers.Lambda(lambda r: tf.concat([r, 1 - r, 0 * r, 0 * r], axis=1))(right))
+
+
 def test_targets_mix_label_and_mean_of_teachers():
     images, labels = np.zeros((2, 8, 8, 1), "float32"), np.eye(4, dtype="float32")[[0, 3]]
     teachers = [constant_teacher([0.7, 0.1, 0.1, 0.1]), constant_teacher([0.1, 0.1, 0.1, 0.7])]
     _, targets = soft_targets(teachers, DistillConfig(weight=0.5))(images, labels)
     np.testing.assert_allclose(targets.numpy(), 0.5 * labels + 0.5 * np.array([0.4, 0.1, 0.1, 0.4]), atol=1e-5)
+
+    half_bright = np.concatenate([np.zeros((2, 8, 4, 1)), np.ones((2, 8, 4, 1))], axis=2).astype("float32")
+    for flip_average, expected in ((False, [1, 0, 0, 0]), (True, [0.5, 0.5, 0, 0])):
+        config = DistillConfig(weight=1.0, flip_average=flip_average)
+        _, targets = soft_targets([right_half_teacher()], config)(half_bright, labels)
+        np.testing.assert_allclose(targets.numpy(), [expected] * 2, atol=1e-5)
 
     _, sharpened = soft_targets(teachers[:1], DistillConfig(weight=1.0, temperature=0.5))(images, labels)
     expected = np.array([0.49, 0.01, 0.01, 0.01]) / 0.52  # p ** (1 / T), normalised
