@@ -5,7 +5,7 @@ calibration sample, each face averaged with its mirror image); a combination ave
 probabilities. A teacher helps a student only where it knows something the student does not, so the gain
 of a combination over its best member is the figure to look at (experiments/RESULTS.md, distillation):
 
-    python experiments/ensemble_check.py checkpoints/a050_s48_bnrecal runs/vgg_teacher
+    python experiments/ensemble_check.py checkpoints/vgg_teacher checkpoints/a050_s48_bnrecal checkpoints/a050_s48_ft24
 """
 
 import itertools
