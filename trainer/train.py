@@ -123,15 +123,15 @@ def steps_per_epoch(train: Split, settings: TrainerConfig) -> int:
 
 def load_teachers(train: Split, settings: TrainerConfig) -> list[keras.Model]:
     """The ``distill.teachers`` runs' selected float models, BatchNorm statistics re-measured as in selection."""
-    teachers = []
+    teachers, calibration = [], calibration_sample(train, settings)
     for run_dir in settings.distill.teachers:
         architecture, num_classes = saved_architecture(run_dir)
         if num_classes != len(settings.classes) or architecture.input_size != settings.model.input_size:
             raise UserError(f"{run_dir}: distill.teachers entry has {num_classes} classes at {architecture.input_size} px, "
                             f"the student {len(settings.classes)} at {settings.model.input_size} px")
         teacher = load_float(run_dir)
-        if settings.train.bn_recalibration:
-            recalibrate_batchnorm(teacher, calibration_sample(train, settings))
+        if len(calibration):
+            recalibrate_batchnorm(teacher, calibration)
         teachers.append(teacher)
     return teachers
 
