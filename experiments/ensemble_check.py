@@ -20,19 +20,19 @@ import numpy as np  # noqa: E402
 from edge.scores import classification_scores  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import calibration_sample, load_float, recalibrate_batchnorm  # noqa: E402
+from trainer.train import calibration_sample, load_float, predict, recalibrate_batchnorm  # noqa: E402
 
 
 def shipped_probabilities(run: Path, calibration: np.ndarray, images: np.ndarray) -> np.ndarray:
     model = load_float(run)
     recalibrate_batchnorm(model, calibration)
-    return (model.predict(images, batch_size=256, verbose=0) + model.predict(images[:, :, ::-1], batch_size=256, verbose=0)) / 2
+    return predict(model, images, flip_average=True)
 
 
 def main(runs: list[str]) -> None:
     settings = load(Path(__file__).with_name("a050_s48_bnrecal.yaml"))
     train, validation = load_split(settings, "train"), load_split(settings, "validation")
-    calibration, images = calibration_sample(train, settings), validation.images.astype(np.float32)
+    calibration, images = calibration_sample(train, settings), validation.images
     probs = {Path(run).name: shipped_probabilities(Path(run), calibration, images) for run in runs}
     print("| runs averaged | val acc | val macro-F1 |\n|---|---|---|")
     for size in range(1, len(probs) + 1):

@@ -37,7 +37,7 @@ def best_offsets(log_probs: np.ndarray, labels: np.ndarray, classes: list[str]) 
 def main(run: str, splits: int = 4) -> None:
     settings = load(Path(__file__).with_name("a050_s48_bnrecal.yaml"))
     train, validation = load_split(settings, "train"), load_split(settings, "validation")
-    probs = shipped_probabilities(Path(run), calibration_sample(train, settings), validation.images.astype(np.float32))
+    probs = shipped_probabilities(Path(run), calibration_sample(train, settings), validation.images)
     log_probs, labels, rng = np.log(probs + 1e-7), validation.labels, np.random.default_rng(0)
     gains = []
     for _ in range(splits):

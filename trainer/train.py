@@ -31,11 +31,17 @@ def validation_scores(model: keras.Model, validation: Split, classes: list[str],
     """Accuracy and macro-F1 of the model as it will be shipped: with ``export.flip_average`` the scores of
     each face and its mirror image are averaged, as the exported graph does (on FER2013 that is worth
     up to 2-3 points, and runs rank differently with and without it: experiments/RESULTS.md)."""
-    images = validation.images.astype(np.float32)
+    probs = predict(model, validation.images, flip_average)
+    return classification_scores(validation.labels, probs.argmax(1), classes)
+
+
+def predict(model: keras.Model, images: np.ndarray, flip_average: bool) -> np.ndarray:
+    """Class probabilities of raw-pixel images; with ``flip_average``, averaged with the mirror images'."""
+    images = images.astype(np.float32)
     probs = model.predict(images, batch_size=256, verbose=0)
     if flip_average:
         probs = (probs + model.predict(images[:, :, ::-1], batch_size=256, verbose=0)) / 2
-    return classification_scores(validation.labels, probs.argmax(1), classes)
+    return probs
 
 
 def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> None:
