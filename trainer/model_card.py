@@ -39,6 +39,16 @@ def distillation(contract: dict) -> str:
     return f", distilled from the float {'models' if len(teachers) > 1 else 'model'} of {' and '.join(teachers)}"
 
 
+def describe(arch: dict) -> str:
+    """The architecture in one phrase; the stem and last-layer fields exist only for MobileNetV2."""
+    shape = f"width {arch['alpha']}, {arch['input_size']}x{arch['input_size']} gray input"
+    if arch.get("architecture", "mobilenet_v2") == "mobilenet_v2":
+        shape += f", stem stride {arch['stem_stride']}, last 1x1 conv {arch['last_channels']} channels"
+    if arch.get("flip_average"):
+        shape += ", mirror-image averaging folded in"
+    return f"{arch['name']} ({shape})"
+
+
 def render(contract: dict, confusion_png: str) -> str:
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
@@ -47,8 +57,7 @@ def render(contract: dict, confusion_png: str) -> str:
                           for split, by_class in counts.items())
     return f"""# Model card: emotion_int8.tflite
 
-A compact {arch['name']} (width {arch['alpha']}, {arch['input_size']}x{arch['input_size']} gray input, stem stride
-{arch['stem_stride']}, last 1x1 conv {arch['last_channels']} channels{', mirror-image averaging folded in' if arch.get('flip_average') else ''}),
+A compact {describe(arch)},
 trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
 (uint8 raw-pixel input, uint8 probabilities, static batch 1, Edge TPU-compatible operators:
 {', '.join(contract['operators'])}). Outputs, in order: {', '.join(contract['labels'])}.
