@@ -7,9 +7,11 @@ import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
-from edge.configfile import absolute, default_config_path
+from edge.configfile import ConfigError, absolute, default_config_path, describe
 from edge.errors import UserError, exit_on_user_error
 
 
@@ -77,7 +79,10 @@ def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None)
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
-        settings.cameras = [CameraConfig(name=name, source=local_source(source))]
+        try:
+            settings.cameras = [CameraConfig(name=name, source=local_source(source))]
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, "camera", "--camera/--source")) from None
     elif camera is not None:
         chosen = [c for c in settings.cameras if c.name == camera]
         if not chosen:

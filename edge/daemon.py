@@ -85,19 +85,33 @@ def run(config: EdgeConfig) -> int:
         supervise(threads, pipelines, publisher, stop, config.events.stats_interval_s, watchdog)
         for thread in threads:
             thread.join(JOIN_TIMEOUT_S)
-        publish_stats(pipelines, publisher)
+        if not failures(pipelines, publisher):
+            publish_stats(pipelines, publisher)
         delivered = stop.is_set() or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
         systemd.stopping()
         publisher.close()
         metrics.close()
-    return 0 if delivered else 1
+    failed = failures(pipelines, publisher)
+    if failed:
+        log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
+    return 0 if delivered and not failed else 1
+
+
+def failures(pipelines, publisher) -> list[str]:
+    """What stopped a camera thread or the publisher early, as "where: why"."""
+    failed = [f"{p.camera.name}: {p.error}" for p in pipelines if p.error]
+    return failed + ([f"mqtt: {publisher.error}"] if publisher.error else [])
 
 
 def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float,
               watchdog: Watchdog) -> None:
-    """Until stopped or every source has ended: publish each camera's stats every ``stats_interval_s``."""
+    """Until stopped, every source has ended or the publisher has failed: publish each camera's stats every
+    ``stats_interval_s``. (A camera that fails sets ``stop`` itself.)"""
     next_stats = time.monotonic() + stats_interval_s
     while not stop.is_set() and any(thread.is_alive() for thread in threads):
+        if publisher.error:
+            stop.set()
+            break
         watchdog.tick()
         stop.wait(POLL_S)
         if time.monotonic() >= next_stats:
@@ -117,16 +131,19 @@ def publish_stats(pipelines, publisher) -> None:
 
 def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:
     """A finite run ends once the broker holds every event. A signal ends the wait early (True: a stop
-    that was asked for); ``timeout_s`` bounds it (False). Either way the rest stays in the outbox."""
+    that was asked for); ``timeout_s`` bounds it, and a failed publisher ends it (False). Either way the rest
+    stays in the outbox."""
+    if publisher.error:
+        return False
     if publisher.flush(timeout=1.0):
         return True
     log.info("waiting for the MQTT broker to acknowledge %d message(s)", publisher.unacked)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while not stop.is_set():
+    while not stop.is_set() and not publisher.error:
         watchdog.tick()
         if publisher.flush(timeout=POLL_S):
             return True
         if deadline is not None and time.monotonic() >= deadline:
             log.warning("edge.outbox.drain_timeout_s: gave up waiting after %g s", timeout_s)
             return False
-    return True
+    return publisher.error is None

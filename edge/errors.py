@@ -7,6 +7,16 @@ class UserError(Exception):
     exit_code = 2
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one log line: the last line of its message (OpenCV's run to several), prefixed by
+    its type unless it is a ``UserError``, whose message is already written for the user."""
+    lines = str(exc).strip().splitlines()
+    text = lines[-1] if lines else ""
+    if isinstance(exc, UserError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def exit_on_user_error(prog: str, command, *args) -> int:
     """Run a CLI command; a ``UserError`` becomes one line on stderr and its exit code, not a traceback."""
     import sys

@@ -19,6 +19,7 @@ import cv2
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import FaceDetector
+from edge.errors import one_line
 from edge.events import build_event, reason_to_publish
 from edge.metrics import Metrics
 from edge.sources import Frame, Source, open_source
@@ -89,12 +90,19 @@ class CameraPipeline:
         self._state: tuple[str | None, int] | None = None  # the last Home Assistant state sent
         self._reported_drops = 0  # source drops already counted in the metrics
         self._busy_since: float | None = None  # when the frame in hand started processing
+        self.error: str | None = None  # why this camera stopped early, if it did
 
     def run(self, stop: threading.Event) -> None:
-        """Process frames until the source ends (file, folder) or ``stop`` is set."""
+        """Process frames until the source ends (file, folder) or ``stop`` is set. Anything unexpected (a
+        full disk under the outbox, an unplugged Edge TPU) is one error line and stops the whole daemon with
+        a non-zero exit, so systemd restarts it, rather than leaving it running without this camera."""
         try:
             for frame in self.source.frames(stop):
                 self.process_or_skip(frame)
+        except Exception as exc:  # noqa: BLE001 - the thread's last stop: report it, never die silently
+            self.error = one_line(exc)
+            log.error("%s: stopped: %s", self.camera.name, self.error)
+            stop.set()
         finally:
             self.source.close()
         log.info("%s: done, %d frames, %d events, %d skipped", self.camera.name, self.stats.frames,

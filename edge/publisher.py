@@ -33,12 +33,12 @@ import threading
 import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig, MqttConfig
-from edge.errors import UserError
+from edge.errors import UserError, one_line
 from edge.classifier import read_labels
 from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
                                 state_payload, state_topic)
 from edge.metrics import Metrics
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class StdoutPublisher:
         return True
 
     unacked = 0  # printed lines need no acknowledgement
+    error = None  # printing does not fail in the background
 
     def close(self) -> None:
         sys.stdout.flush()
@@ -140,6 +141,7 @@ class MqttPublisher:
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
         self._connected: bool | None = None
         self._ever_connected = False
+        self.error: str | None = None  # why publishing stopped (the outbox failed), if it did
 
     @staticmethod
     def _discovery_messages(config: EdgeConfig) -> list[DiscoveryMessage]:
@@ -170,7 +172,11 @@ class MqttPublisher:
         self._send(self._camera_topic(camera, "event"), json.dumps(event))
 
     def stats(self, camera: str, stats: dict) -> None:
-        outbox = {"depth": self.outbox.depth, "dropped": self.outbox.dropped}
+        try:
+            outbox = {"depth": self.outbox.depth, "dropped": self.outbox.dropped}
+        except OutboxError as exc:
+            self._fail(exc)
+            return
         self._send(self._camera_topic(camera, "stats"), json.dumps({**stats, "outbox": outbox}))
 
     def state(self, camera: str, emotion: str | None, faces: int) -> None:
@@ -181,7 +187,8 @@ class MqttPublisher:
     def flush(self, timeout: float) -> bool:
         """True once the broker has acknowledged every stored message; False on timeout."""
         with self._wake:
-            return self._wake.wait_for(lambda: self.outbox.depth == 0, timeout)
+            return self._wake.wait_for(lambda: self.outbox.depth == 0 or self.error is not None, timeout) \
+                and self.error is None
 
     @property
     def unacked(self) -> int:
@@ -218,7 +225,11 @@ class MqttPublisher:
             self.client.publish(topic, payload, qos=0, retain=retain)
             return
         data = payload.encode() if isinstance(payload, str) else payload
-        self.outbox.put(topic, data, self.qos, retain)
+        try:
+            self.outbox.put(topic, data, self.qos, retain)
+        except OutboxError as exc:
+            self._fail(exc)
+            return
         self._poke()
 
     def _poke(self) -> None:
@@ -229,6 +240,12 @@ class MqttPublisher:
 
     def _send_loop(self) -> None:
         """The only thread that hands stored messages to paho and deletes acknowledged ones."""
+        try:
+            self._send_until_closed()
+        except Exception as exc:  # noqa: BLE001 - the thread's last stop: report it, never die silently
+            self._fail(exc)
+
+    def _send_until_closed(self) -> None:
         while True:
             with self._wake:
                 self._wake.wait_for(lambda: self._due or self._closing)
@@ -257,6 +274,16 @@ class MqttPublisher:
             self._in_flight = waiting
             with self._wake:
                 self._wake.notify_all()
+
+    def _fail(self, exc: Exception) -> None:
+        """Publishing cannot go on (the outbox's disk is full or gone, from whichever thread found it): log
+        it once and wake ``flush``; the daemon sees ``error``, stops and exits 1 so systemd restarts it, and
+        the messages already stored wait for the next start."""
+        if self.error is None:
+            self.error = one_line(exc)
+            log.error("MQTT publishing stopped: %s", self.error)
+        with self._wake:
+            self._wake.notify_all()
 
     def _announce(self) -> None:
         """Home Assistant discovery configs, retained, through the outbox like everything else."""

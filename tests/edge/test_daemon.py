@@ -153,3 +153,54 @@ def test_demo_with_the_bundled_model_and_config(tmp_path):
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) >= 3 and all(e["emotion"] in labels and e["camera"] == "sample" for e in events)
+
+
+def load_settings(config_path, **overrides):
+    from edge import config as edge_config
+    from edge.cli import select_cameras
+
+    settings = edge_config.load(config_path, overrides)
+    select_cameras(settings, None, None)
+    return settings
+
+
+def test_a_camera_that_crashes_stops_the_daemon_with_exit_1_and_one_line(tmp_path, emotion_model, monkeypatch,
+                                                                         caplog):
+    """An unexpected failure in a camera thread (here an Edge TPU unplugged mid-inference) must not leave the
+    daemon running without that camera and exit 0: systemd restarts only a failed service."""
+    from edge import daemon
+    from edge.classifier import EmotionClassifier
+
+    def unplugged(self, crops):
+        raise RuntimeError("Failed to invoke the delegate\nEdge TPU not found")
+
+    monkeypatch.setattr(EmotionClassifier, "classify", unplugged)
+    settings = load_settings(edge_config(tmp_path, emotion_model, str(SAMPLES)), output="stdout")
+    assert daemon.run(settings) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "cam: stopped: RuntimeError: Edge TPU not found" in errors
+    assert any("exit 1" in line and "cam: RuntimeError" in line for line in errors)
+
+
+def test_an_outbox_that_fails_mid_run_stops_the_daemon_with_exit_1(tmp_path, emotion_model, monkeypatch, caplog):
+    """A full or vanished disk under the outbox: one error line, the run stops, exit 1 (never silent loss)."""
+    from edge import daemon
+    from edge.outbox import Outbox, OutboxError
+
+    def disk_full(self, *args, **kwargs):
+        raise OutboxError(f"{self.path}: cannot write to the outbox database (database or disk is full)")
+
+    monkeypatch.setattr(Outbox, "put", disk_full)
+    nowhere = SimpleNamespace(host="127.0.0.1", port=1)
+    settings = load_settings(edge_config(tmp_path, emotion_model, str(SAMPLES), nowhere))
+    assert daemon.run(settings) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert sum("MQTT publishing stopped" in line for line in errors) == 1, errors  # logged once
+    assert any("disk is full" in line and "outbox.db" in line for line in errors)
+
+
+def test_a_bad_camera_name_on_the_command_line_is_one_line(tmp_path, emotion_model):
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES))
+    result = run_edge("run", "--config", str(config), "--stdout", "--source", str(SAMPLES), "--camera", "front door")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "camera.name" in result.stderr and "'front door'" in result.stderr
