@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="distil from this finished run folder; repeat for an ensemble (trainer.distill.teachers)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
 
-    export = verbs.add_parser("export", help="write the int8 (and float) TFLite model with its labels file")
+    export = verbs.add_parser("export", help="write the float TFLite model; with --int8 the checked int8 edge model too, with its contract and card")
     export.add_argument("--run", help="run folder written by 'trainer train' (trainer.train.out_dir)")
     export.add_argument("--int8", action="store_true", help="full-integer int8 TFLite (the edge model)")
     export.add_argument("--out", help="int8 model path (trainer.export.out)")

@@ -2,12 +2,16 @@
 
 The int8 file is checked before it replaces the shipped model: only Edge TPU-compatible ops, every tensor
 integer, and its validation accuracy within ``export.max_int8_drop`` of the float model's, measured on the
-TFLite files themselves with the same interpreter the device uses.
+TFLite files themselves with the same interpreter the device uses. Everything is written to a staging folder
+first and moved into place only once every check and the test evaluation have passed, so a failed export
+leaves the shipped model, its twin, its contract and its card as they were. The contract describes the run
+exported (its classes, architecture and teachers, from its ``config.json``), not the current config.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from edge.errors import UserError
-from trainer.config import TrainerConfig
+from trainer.config import ModelConfig, TrainerConfig
 from trainer.dataset import split_files
 from trainer.figures import plot_confusion
 from trainer.metrics import summarize
@@ -84,18 +88,20 @@ def data_summary(settings: TrainerConfig) -> dict:
     return {"data_dir": settings.data_dir.name, "manifest": str(settings.manifest) if settings.manifest else None, "counts": counts}
 
 
-def write_contract(path: Path, settings: TrainerConfig, ops: list[str], metrics: dict, source: str) -> dict:
-    """The JSON beside the model that the edge daemon, the benchmark and third parties read."""
+def write_contract(path: Path, settings: TrainerConfig, run: dict, ops: list[str], metrics: dict, source: str) -> dict:
+    """The JSON beside the model that the edge daemon, the benchmark and third parties read; ``run`` is the
+    exported run's own ``config.json``."""
+    model = ModelConfig.model_validate(run["model"])
     contract = {
-        "labels": settings.classes,
-        "input": {**INT8_INPUT_DESCRIPTION, "height": settings.model.input_size, "width": settings.model.input_size, "channels": 1},
+        "labels": run["classes"],
+        "input": {**INT8_INPUT_DESCRIPTION, "height": model.input_size, "width": model.input_size, "channels": 1},
         "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
-        "architecture": {"name": ARCHITECTURE_NAMES[settings.model.architecture], **settings.model.model_dump(),
+        "architecture": {"name": ARCHITECTURE_NAMES[model.architecture], **model.model_dump(),
                          "flip_average": settings.export.flip_average},
         "trained_from": source,
-        "distilled_from": [teacher.name for teacher in settings.distill.teachers],
+        "distilled_from": [Path(teacher).name for teacher in run.get("distill", {}).get("teachers", [])],
         "operators": ops,
-        "float_twin": path.name.replace("_int8", "_float"),
+        "float_twin": float_twin_name(path),
         "data": data_summary(settings),
         "metrics": metrics,
         "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -126,37 +132,68 @@ def evaluate_file(path: Path, split: Split, settings: TrainerConfig) -> dict:
     return summarize(split.labels, predict_tflite(path, split.images[..., 0], settings.classes), settings.classes)
 
 
-def run_export(settings: TrainerConfig, int8: bool = True) -> int:
+def float_twin_name(out: Path) -> str:
+    """``emotion_int8.tflite`` -> ``emotion_float.tflite``; a name without ``_int8`` gets ``_float`` added."""
+    return out.name.replace("_int8", "_float") if "_int8" in out.name else f"{out.stem}_float.tflite"
+
+
+def exported_run(settings: TrainerConfig) -> dict:
+    """The run's own ``config.json``, refused when its classes are not the current config's: the data used to
+    calibrate and check the model is read in ``trainer.classes`` order, which must be the model's output order."""
+    from trainer.train import saved_run
+
+    run = saved_run(settings.train.out_dir)
+    if run["classes"] != settings.classes:
+        raise UserError(f"{settings.train.out_dir}: trained on classes {run['classes']}, but trainer.classes is "
+                        f"{settings.classes}; export it with the config it was trained with")
+    return run
+
+
+def run_export(settings: TrainerConfig, int8: bool = False) -> int:
+    """Stage every file, then move them over the shipped ones together (see the module docstring)."""
     out = settings.export.out
+    run = exported_run(settings)
+    stage = out.parent / f".{out.stem}.staging"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        for path in export_files(settings, run, stage / out.name, int8):
+            path.replace(out.parent / path.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return 0
+
+
+def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool) -> list[Path]:
+    """The float twin and, with ``int8``, the checked int8 model, its contract, confusion matrix and card."""
     float_model, quantizable, source = trained_models(settings)
     train, validation = load_split(settings, "train"), load_split(settings, "validation")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    float_path = out.with_name(out.name.replace("_int8", "_float") if "_int8" in out.name else out.stem + "_float.tflite")
+    float_path = out.with_name(float_twin_name(out))
     float_path.write_bytes(convert_float(float_model))
     float_val = evaluate_file(float_path, validation, settings)
-    print(f"float TFLite {float_path} ({float_path.stat().st_size / 1024:.0f} KiB): validation accuracy {float_val['accuracy']:.4f} macro-F1 {float_val['macro_f1']:.4f}")
+    print(f"float TFLite {float_path.name} ({float_path.stat().st_size / 1024:.0f} KiB): validation accuracy {float_val['accuracy']:.4f} macro-F1 {float_val['macro_f1']:.4f}")
     if not int8:
-        return 0
+        return [float_path]
 
-    candidate = out.with_suffix(".candidate.tflite")
-    candidate.write_bytes(convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed)))
-    ops = check_edgetpu_compatible(candidate)
-    int8_val = evaluate_file(candidate, validation, settings)
+    out.write_bytes(convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed)))
+    ops = check_edgetpu_compatible(out)
+    int8_val = evaluate_file(out, validation, settings)
     drop = float_val["accuracy"] - int8_val["accuracy"]
-    print(f"int8 TFLite ({candidate.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)")
+    print(f"int8 TFLite ({out.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)")
     if drop > settings.export.max_int8_drop:
         raise ExportCheckFailed(
-            f"{candidate}: int8 validation accuracy trails the float model by {drop * 100:.2f} points "
-            f"(limit export.max_int8_drop = {settings.export.max_int8_drop * 100:.1f}); {out} left unchanged"
+            f"{settings.export.out}: the new int8 model's validation accuracy trails the float model by "
+            f"{drop * 100:.2f} points (limit export.max_int8_drop = {settings.export.max_int8_drop * 100:.1f}); "
+            "nothing was replaced"
         )
-    candidate.replace(out)
     test = load_split(settings, "test")
     metrics = {
         "validation": {"int8": int8_val, "float": float_val},
         "test": {"int8": evaluate_file(out, test, settings), "float": evaluate_file(float_path, test, settings)},
     }
-    contract = write_contract(out, settings, ops, metrics, source)
+    contract = write_contract(out, settings, run, ops, metrics, source)
     confusion = plot_confusion(metrics["test"]["int8"]["confusion"], settings.classes, "int8 model, test", out.with_name(out.stem + "_confusion.png"))
-    write_model_card(contract, out, confusion)
-    print(f"wrote {out} and {out.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}")
-    return 0
+    card = write_model_card(contract, out, confusion)
+    shipped = settings.export.out
+    print(f"wrote {shipped} and {shipped.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}")
+    return [float_path, out, out.with_suffix(".json"), confusion, card]

@@ -180,13 +180,18 @@ def cosine_schedule(peak: float, epochs: int, steps: int, warmup_epochs: int = 2
     )
 
 
-def saved_architecture(run_dir: Path) -> tuple[ModelConfig, int]:
-    """The architecture and class count a run was trained with (its ``config.json``), so a run folder can be
-    exported or evaluated whatever the current config says."""
+def saved_run(run_dir: Path) -> dict:
+    """The settings a run was trained with (its ``config.json``), so a run folder can be exported or evaluated
+    whatever the current config says."""
     try:
-        saved = json.loads((run_dir / "config.json").read_text())
+        return json.loads((run_dir / "config.json").read_text())
     except FileNotFoundError:
         raise UserError(f"{run_dir}: not a run folder of 'trainer train' (no config.json)") from None
+
+
+def saved_architecture(run_dir: Path) -> tuple[ModelConfig, int]:
+    """The architecture and class count a run was trained with."""
+    saved = saved_run(run_dir)
     return ModelConfig.model_validate(saved["model"]), len(saved["classes"])
 
 

@@ -100,13 +100,13 @@ def test_export_gate_refuses_an_int8_model_that_trails_float(exported, capsys, m
 
     def degraded(path, split, settings):
         metrics = real(path, split, settings)
-        return {**metrics, "accuracy": metrics["accuracy"] - 0.10} if "candidate" in path.name else metrics
+        return {**metrics, "accuracy": metrics["accuracy"] - 0.10} if "_int8" in path.name else metrics
 
     monkeypatch.setattr(export, "evaluate_file", degraded)
     config = write_config(exported, out="strict/emotion_int8.tflite")
     assert main(["--config", str(config), "export", "--int8"]) == 3
     assert "trails the float model" in capsys.readouterr().err
-    assert not (exported / "strict/emotion_int8.tflite").exists()
+    assert list((exported / "strict").iterdir()) == [], "a failed export writes nothing, not even the float twin"
 
 
 def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
@@ -125,3 +125,18 @@ def test_evaluate_writes_report_with_figures(exported):
     assert len(metrics["results"]) == 3
     for figure in ("confusion_1.png", "reliability.png", "gradcam_2.png", "mistakes_1.png"):
         assert (out / figure).stat().st_size > 1000
+
+
+def test_contract_describes_the_exported_run_not_the_current_config(exported, capsys):
+    """A config that differs from the run's (as the default config.yaml would) must not leak into the contract."""
+    config = write_config(exported, out="other/emotion_int8.tflite")
+    config.write_text(config.read_text().replace("dropout: 0.0", "dropout: 0.5"))
+    assert main(["--config", str(config), "export", "--int8"]) == 0
+    contract = json.loads((exported / "other/emotion_int8.json").read_text())
+    assert contract["architecture"]["dropout"] == 0.0 and contract["architecture"]["last_channels"] == 64
+
+    reordered = write_config(exported, out="reordered/emotion_int8.tflite")
+    reordered.write_text(reordered.read_text() + "  classes: [sad, happy, neutral, surprise]\n")
+    assert main(["--config", str(reordered), "export", "--int8"]) == 2
+    assert "trained on classes" in capsys.readouterr().err
+    assert not (exported / "reordered").exists() or not any((exported / "reordered").iterdir())
