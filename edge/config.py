@@ -87,6 +87,15 @@ class MqttConfig(Strict):
 
     _resolve = field_validator("password_file")(resolve_path)
 
+    @model_validator(mode="after")
+    def _password_needs_username(self) -> "MqttConfig":
+        """A password without a username would be silently dropped and the connection made anonymously."""
+        if self.username is None and (self.password_file is not None or self.password_env is not None):
+            raise ValueError("password_file / password_env need a username")
+        if self.password_file is not None and self.password_env is not None:
+            raise ValueError("give the password once: password_file or password_env, not both")
+        return self
+
 
 class EventsConfig(Strict):
     """When to publish: on appearance and on a change of the smoothed emotion, plus an optional heartbeat."""

@@ -83,7 +83,7 @@ def apply_overrides(section: dict[str, Any], overrides: Mapping[str, Any]) -> di
 def describe(error: ValidationError, section: str, source: str) -> str:
     """The first validation problem as one line: ``config.yaml: edge.mqtt.port: Input should be ... (got 'x')``."""
     first = error.errors()[0]
-    key = ".".join(str(part) for part in (section, *first["loc"]))
+    key = ".".join(filter(None, (section, blamed_key(error))))
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
@@ -113,7 +113,13 @@ def load_section(
     try:
         return model.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(describe(exc, section, source)) from None
+        given = {key for key, value in (overrides or {}).items() if value is not None}
+        raise ConfigError(describe(exc, section, "command line" if blamed_key(exc) in given else source)) from None
+
+
+def blamed_key(error: ValidationError) -> str:
+    """The dotted key (within its section) of the first validation problem, as overrides name keys."""
+    return ".".join(str(part) for part in error.errors()[0]["loc"])
 
 
 def resolve_path(value: Path | None, info) -> Path | None:

@@ -8,7 +8,7 @@ messages go (the newest state is what a consumer wants) and a persisted ``droppe
 WAL mode with ``synchronous=NORMAL`` makes each put one sequential append that survives a process crash;
 only a power cut can lose the last few transactions, a fair trade against SD-card wear.
 
-API (thread-safe; the pipeline thread puts, paho's network thread acks)::
+API (thread-safe; the pipeline threads put, the publisher's sender thread reads and acks)::
 
     outbox = Outbox(path, max_messages)       # UserError if the file is not a database or not writable
     message_id = outbox.put(topic, payload, qos, retain)

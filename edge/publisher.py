@@ -110,7 +110,6 @@ def build_client(config: EdgeConfig) -> mqtt.Client:
         client.tls_insecure_set(settings.tls.insecure)
     client.will_set(availability_topic(config), OFFLINE, qos=1, retain=True)
     client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
-    client.max_queued_messages_set(0)  # paho holds at most WINDOW messages: the outbox bounds the rest on disk
     return client
 
 

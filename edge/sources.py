@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from edge.config import STREAM_SCHEMES
-from edge.errors import UserError
+from edge.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,12 @@ class LiveSource(Source):
         self._stopping = threading.Event()
         self._grabber: threading.Thread | None = None
         self.connected: bool | None = None  # None until the first open attempt has succeeded or failed
+        self._error: str | None = None  # why the grabber thread died, if it did
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        self._grabber = threading.Thread(target=self._grab_forever, name=f"grab {self.uri}", daemon=True)
+        """The newest frame each time one arrives. If the grabber thread dies of something a reconnect
+        cannot cure, this raises instead of waiting forever on a camera that will never deliver again."""
+        self._grabber = threading.Thread(target=self._grab_safely, name=f"grab {self.uri}", daemon=True)
         self._grabber.start()
         while not stop.is_set() and not self._stopping.is_set():
             with self._fresh:
@@ -152,11 +155,20 @@ class LiveSource(Source):
                 frame, self._latest = self._latest, None
             if frame is not None:
                 yield frame
+        if self._error is not None:
+            raise UserError(f"{self.uri}: the frame grabber stopped ({self._error})")
 
     def close(self) -> None:
         self._stopping.set()
         if self._grabber is not None:
             self._grabber.join(timeout=GRABBER_JOIN_S)
+
+    def _grab_safely(self) -> None:
+        try:
+            self._grab_forever()
+        except Exception as exc:  # noqa: BLE001 - handed to frames(), which raises it in the camera's thread
+            self._error = one_line(exc)
+            self._stopping.set()
 
     def _grab_forever(self) -> None:
         index = 0

@@ -87,6 +87,8 @@ def split_files(
         raise UserError(f"{data_dir}: data folder not found (expected {data_dir}/{split}/<class>/*.jpg)")
     if manifest is None:
         samples = scan_split(data_dir, split, classes)
+        if not samples:
+            raise UserError(f"{data_dir / split}: no images in the class folders ({', '.join(classes)})")
         return [s.path for s in samples], [classes.index(s.label) for s in samples]
     rows = [r for r in read_manifest(manifest) if r.split == split and r.keep and r.label in classes]
     if not rows:

@@ -29,26 +29,27 @@ class Candidate:
     keras_model: object | None = None
 
 
-def keras_candidates(run_dir: Path, split: Split) -> list[Candidate]:
-    """The float model and, when trained, the QAT model of a run folder."""
-    from trainer.train import load_float, load_qat
+def keras_candidates(run_dir: Path, split: Split, flip_average: bool) -> list[Candidate]:
+    """The float model and, when trained, the QAT model of a run folder, scored as exported (mirror-averaged
+    with ``export.flip_average``), so their rows compare with the TFLite rows and with the run's selection."""
+    from trainer.train import load_float, load_qat, predict
 
     found = [Candidate(f"{run_dir.name} float (Keras)", None, load_float(run_dir))]
     if (run_dir / "qat" / "best.weights.h5").exists():
         found.append(Candidate(f"{run_dir.name} QAT (Keras)", None, load_qat(run_dir)))
     for candidate in found:
-        candidate.probs = candidate.keras_model.predict(split.images.astype(np.float32), batch_size=256, verbose=0)
+        candidate.probs = predict(candidate.keras_model, split.images, flip_average)
     return found
 
 
-def candidates_for(path: Path, split: Split, classes: list[str]) -> list[Candidate]:
+def candidates_for(path: Path, split: Split, settings: TrainerConfig) -> list[Candidate]:
     if not path.exists():
         raise UserError(f"{path}: model not found")
     if path.is_dir():
-        return keras_candidates(path, split)
+        return keras_candidates(path, split, settings.export.flip_average)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
-    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0], classes))]
+    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0], settings.classes))]
 
 
 def confident_mistakes(split: Split, candidate: Candidate, classes: list[str], out: Path, count: int = 24) -> Path:
@@ -87,7 +88,7 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
 def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     split = load_split(settings, split_name)
-    candidates = [c for path in models for c in candidates_for(path, split, settings.classes)]
+    candidates = [c for path in models for c in candidates_for(path, split, settings)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

@@ -115,7 +115,7 @@ def with_flip_average(model: keras.Model) -> keras.Model:
     features at once. The classifier layer is linear, so that is the mean of the two faces' logits, then
     one softmax. Averaging there rather than after the softmax keeps the whole int8 graph in one XNNPACK
     partition (a quantized SOFTMAX in the middle of the graph splits it in two) and adds no op at all.
-    Works for the float and the QAT model alike; the file stays the same size (no extra weights).
+    Works for the float and the QAT model alike; the only weights added are the fixed mirror matrix.
     """
     height, width, channels = model.input_shape[1:]
     pooling = next(index for index, layer in enumerate(model.layers)

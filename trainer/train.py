@@ -28,9 +28,11 @@ WEIGHTS = "best.weights.h5"
 
 
 def validation_scores(model: keras.Model, validation: Split, classes: list[str], flip_average: bool) -> dict:
-    """Accuracy and macro-F1 of the model as it will be shipped: with ``export.flip_average`` the scores of
-    each face and its mirror image are averaged, as the exported graph does (on FER2013 that is worth
-    up to 2-3 points, and runs rank differently with and without it: experiments/RESULTS.md)."""
+    """Accuracy and macro-F1 of the model as it will be shipped: with ``export.flip_average`` each face is
+    scored with its mirror image (on FER2013 that is worth up to 2-3 points, and runs rank differently with
+    and without it: experiments/RESULTS.md). Here the two probability vectors are averaged; the exported
+    graph averages their logits (trainer.model.with_flip_average), which picks the same class on all but
+    the rare near-ties."""
     probs = predict(model, validation.images, flip_average)
     return classification_scores(validation.labels, probs.argmax(1), classes)
 

@@ -65,3 +65,10 @@ def test_password_from_env_or_file_and_tls_errors_are_user_errors(tmp_path, monk
     (tmp_path / "c.yaml").write_text("edge:\n  mqtt:\n    tls:\n      ca_file: missing-ca.pem\n")
     with pytest.raises(UserError, match="edge.mqtt.tls"):
         build_client(load(tmp_path / "c.yaml"))
+
+
+def test_a_password_without_a_username_is_refused_not_dropped(tmp_path):
+    """paho would silently connect anonymously: the config must say so instead."""
+    (tmp_path / "c.yaml").write_text("edge:\n  mqtt:\n    password_env: EDGE_TEST_PW\n")
+    with pytest.raises(UserError, match="edge.mqtt: .*need a username"):
+        load(tmp_path / "c.yaml")

@@ -72,3 +72,20 @@ def test_rtsp_stream_newest_frame_and_reconnect_after_the_stream_dies(rtsp_serve
     messages = [r.getMessage() for r in caplog.records if r.name == "edge.sources"]
     assert any("stream lost" in m or "cannot open" in m for m in messages)
     assert sum("streaming" in m for m in messages) == 2  # once per state change, not per frame
+
+
+def test_a_grabber_that_dies_raises_in_the_camera_thread_instead_of_hanging():
+    """A capture that raises something a reconnect cannot cure (a driver bug, an unplugged Pi camera's
+    RuntimeError) must end ``frames()`` with a one-line error, not leave it waiting forever."""
+
+    class BrokenCapture:
+        def read(self):
+            raise RuntimeError("Camera frontend has timed out!")
+
+        def release(self):
+            pass
+
+    source = LiveSource("picamera2", BrokenCapture)
+    with pytest.raises(UserError, match="picamera2: the frame grabber stopped .RuntimeError: Camera frontend"):
+        list(source.frames(threading.Event()))
+    source.close()

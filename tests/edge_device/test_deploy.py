@@ -74,7 +74,8 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
     text = UNIT.read_text()
     for setting in ("Type=notify", "WatchdogSec=30", "User=emotion-edge", "StateDirectory=emotion-edge",
-                    "CapabilityBoundingSet=\n", "DevicePolicy=closed", "MemoryDenyWriteExecute=yes"):
+                    "CapabilityBoundingSet=\n", "DevicePolicy=closed", "MemoryDenyWriteExecute=yes",
+                    "RestartPreventExitStatus=2", "SystemCallFilter=~@clock"):
         assert setting in text
 
 

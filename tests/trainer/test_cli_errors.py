@@ -24,13 +24,17 @@ def one_line_error(capsys) -> str:
         (["--config", "{tmp}/absent.yaml", "train"], "absent.yaml: config file not found"),
         (["evaluate", "{tmp}/nope.tflite", "--data", "{data}"], "nope.tflite: model not found"),
         (["evaluate", "{data}", "--data", "{data}"], "not a run folder"),
-        (["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"], "no trained model"),
+        (["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"], "empty: not a run folder of 'trainer train'"),
+        (["train", "--data", "{tmp}/hollow", "--out", "{tmp}/run"], "hollow/train: no images in the class folders"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/none.csv", "--out", "{tmp}/run"], "manifest not found"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
     values = {"missing": tmp_path / "missing", "tmp": tmp_path, "data": data}
     (tmp_path / "empty").mkdir()
+    for split in ("train", "validation", "test"):
+        for label in ("happy", "neutral", "sad", "surprise"):
+            (tmp_path / "hollow" / split / label).mkdir(parents=True)
     assert main([a.format(**values) for a in argv]) == 2
     line = one_line_error(capsys)
     assert expected in line and line.startswith("trainer: error:")

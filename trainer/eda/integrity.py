@@ -45,9 +45,6 @@ class Scan:
     def rel(self, index: int) -> str:
         return self.samples[index].relative_to(self.root)
 
-    def indices(self, split: str) -> np.ndarray:
-        return np.array([i for i, s in enumerate(self.samples) if s.split == split], dtype=int)
-
 
 def relative(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
