@@ -65,15 +65,18 @@ def convert_float(model) -> bytes:
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def check_edgetpu_compatible(path: Path) -> list[str]:
-    """The int8 file's operator list, raising if any op or tensor would keep it off the Edge TPU."""
+def check_edgetpu_compatible(path: Path, shipped: Path) -> list[str]:
+    """The staged int8 file's operator list, raising (naming the ``shipped`` path it was meant to replace) if
+    any op or tensor would keep it off the Edge TPU."""
     ops = tflite_ops(path)
     foreign = sorted(set(ops) - EDGETPU_OPS)
     if foreign:
-        raise ExportCheckFailed(f"{path}: operators the Edge TPU cannot run: {', '.join(foreign)}")
+        raise ExportCheckFailed(f"{shipped}: the new int8 model has operators the Edge TPU cannot run: "
+                                f"{', '.join(foreign)}; nothing was replaced")
     floats = [name for name, dtype in tflite_tensor_dtypes(path).items() if dtype == np.float32]
     if floats:
-        raise ExportCheckFailed(f"{path}: float tensors left in the int8 model: {', '.join(floats[:3])}")
+        raise ExportCheckFailed(f"{shipped}: float tensors left in the new int8 model: {', '.join(floats[:3])}; "
+                                "nothing was replaced")
     return ops
 
 
@@ -176,7 +179,7 @@ def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool) -> l
         return [float_path]
 
     out.write_bytes(convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed)))
-    ops = check_edgetpu_compatible(out)
+    ops = check_edgetpu_compatible(out, settings.export.out)
     int8_val = evaluate_file(out, validation, settings)
     drop = float_val["accuracy"] - int8_val["accuracy"]
     print(f"int8 TFLite ({out.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)")
