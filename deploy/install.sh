@@ -50,8 +50,10 @@ create_user() {
   usermod --append --groups video,plugdev "$NAME"
 }
 
+# --system-site-packages: picamera2 (Pi camera modules) comes only from apt (python3-picamera2); pip's
+# packages in the venv still take precedence over the system's.
 install_venv() {
-  [ -x "$DESTDIR$OPT/venv/bin/python" ] || "$PYTHON" -m venv "$DESTDIR$OPT/venv"
+  [ -x "$DESTDIR$OPT/venv/bin/python" ] || "$PYTHON" -m venv --system-site-packages "$DESTDIR$OPT/venv"
   "$DESTDIR$OPT/venv/bin/python" -m pip install --quiet --upgrade pip
   "$DESTDIR$OPT/venv/bin/python" -m pip install --quiet --upgrade "$REPO[edge]"
 }

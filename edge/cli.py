@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
-from edge.configfile import ConfigError, absolute, default_config_path, describe
+from edge.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
 from edge.errors import UserError, exit_on_user_error
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
+    add_config_flag(common, verb=True)
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser = argparse.ArgumentParser(prog="edge", description=__doc__)
+    add_config_flag(parser)
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     run = verbs.add_parser("run", parents=[common], help="detect faces, classify emotions and publish events")

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Callable, Literal, Optional
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from edge.configfile import Strict, load_section, resolve_path
 
@@ -21,6 +21,14 @@ BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
+
+
+def index_as_text(value: object) -> object:
+    """YAML reads ``source: 0`` as a number; a camera index is a source like any other, so it becomes "0"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+SourceUri = Annotated[str, BeforeValidator(index_as_text), Field(min_length=1)]
 
 
 def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
@@ -35,7 +43,7 @@ class CameraConfig(Strict):
     ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
 
     name: TopicName
-    source: str = Field(min_length=1)
+    source: SourceUri
 
     _resolve = field_validator("source")(resolve_source)
 
@@ -152,7 +160,7 @@ class BenchConfig(Strict):
     given on the command line wins; files and folders are checked when the bench starts, not here, so a
     bench setting can never stop ``edge run``."""
 
-    source: Optional[str] = Field(None, min_length=1)  # None: generated clips of the sample face
+    source: Optional[SourceUri] = None  # None: generated clips of the sample face
     frames: int = Field(300, ge=1)
     faces: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4], min_length=1)
     threads: list[Annotated[int, Field(ge=1, le=64)]] = Field(default_factory=lambda: [1, 2], min_length=1)
@@ -166,6 +174,14 @@ class BenchConfig(Strict):
 
     _resolve = field_validator("data", "json_file")(resolve_path)
     _resolve_source = field_validator("source")(resolve_source)
+
+    @field_validator("source")
+    @classmethod
+    def _finite(cls, source: str | None) -> str | None:
+        """A bench times one pass over its source, so the source must end."""
+        if source is not None and not is_local_path(source):
+            raise ValueError(f"{source} is a live camera or stream, which never ends: give a video file or an image folder")
+        return source
 
     @field_validator("peers")
     @classmethod

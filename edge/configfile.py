@@ -7,6 +7,7 @@ one line naming the key, so a typo never becomes a traceback or a silently ignor
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
@@ -35,6 +36,13 @@ def default_config_path() -> Path | None:
     """``./config.yaml`` when there is one: both CLIs read it without being told."""
     path = Path("config.yaml")
     return path if path.is_file() else None
+
+
+def add_config_flag(parser: argparse.ArgumentParser, verb: bool = False) -> None:
+    """``--config FILE`` on the program (``edge --config F run``) or on a verb (``edge run --config F``):
+    the verb's copy has no default, so it never overwrites a file named before the verb."""
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS if verb else None,
+                        help="config file (default: ./config.yaml if present)")
 
 
 def absolute(value: str | None) -> Path | None:

@@ -7,6 +7,14 @@ class UserError(Exception):
     exit_code = 2
 
 
+class Unavailable(UserError):
+    """A device or resource missing or busy right now (an Edge TPU not yet enumerated at boot, a port still
+    held, a full disk): exit 69, EX_UNAVAILABLE, which the systemd unit restarts. A configuration error
+    (exit 2) is not restarted: no restart cures it."""
+
+    exit_code = 69
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one log line: the last line of its message (OpenCV's run to several), prefixed by
     its type unless it is a ``UserError``, whose message is already written for the user."""

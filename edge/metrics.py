@@ -7,7 +7,7 @@ creeping up on a throttled Pi, an outbox filling during a broker outage. Off by 
 API::
 
     metrics = Metrics()                          # own registry: several instances (tests) never collide
-    metrics.serve(config.metrics)                # no-op when port is null; UserError when the port is taken
+    metrics.serve(config.metrics)                # no-op when port is null; Unavailable (exit 69) when the port is taken
     metrics.frames.labels(camera).inc();  metrics.fps.labels(camera).set(14.8)
     metrics.latency.labels(stage).observe(seconds)     # decode|detect|classify|track|publish, frame: all
     metrics.faces.labels(camera).set(n);  metrics.dropped_frames.labels(camera).inc()
@@ -21,7 +21,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from edge.config import MetricsConfig
-from edge.errors import UserError
+from edge.errors import Unavailable
 from edge.outbox import Outbox
 
 PREFIX = "emotion_edge"
@@ -65,7 +65,7 @@ class Metrics:
         try:
             self._server, _ = start_http_server(config.port, config.address, registry=self.registry)
         except OSError as exc:
-            raise UserError(f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
+            raise Unavailable(f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
         return True
 
     @property

@@ -10,7 +10,7 @@ only a power cut can lose the last few transactions, a fair trade against SD-car
 
 API (thread-safe; the pipeline threads put, the publisher's sender thread reads and acks)::
 
-    outbox = Outbox(path, max_messages)       # UserError if the file is not a database or not writable
+    outbox = Outbox(path, max_messages)       # OutboxError (exit 69) if the file is not a database or not writable
     message_id = outbox.put(topic, payload, qos, retain)
     for message in outbox.pending(limit, after=0):  # oldest first; Message(id, topic, payload, qos, retain)
         ...publish...; on the broker's ack: outbox.ack(message.id)
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from edge.errors import UserError
+from edge.errors import Unavailable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -43,7 +43,7 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
 """
 
 
-class OutboxError(UserError):
+class OutboxError(Unavailable):
     """The outbox database cannot be opened or written (corrupt file, read-only or full disk)."""
 
 

@@ -10,7 +10,7 @@ import ctypes
 import logging
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.errors import Unavailable, UserError
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,16 @@ def _edgetpu(module, model: Path, fallback_to_cpu: bool) -> tuple[Path, list]:
     file, the library or the device is missing and fallback is allowed."""
     compiled = edgetpu_model(model)
     if not compiled.is_file():
-        problem = f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)"
+        problem, error = f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)", UserError
     else:
         try:
             ctypes.CDLL(EDGETPU_LIBRARY)  # first: LiteRT's load_delegate leaves a stray traceback when it is missing
             return compiled, [module.load_delegate(EDGETPU_LIBRARY)]
         except (ValueError, OSError) as exc:
-            problem = f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)"
+            # Maybe only not yet: a USB Coral enumerates late at boot, so this one is worth a restart.
+            problem, error = f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)", Unavailable
     if not fallback_to_cpu:
-        raise UserError(f"accelerator edgetpu: {problem}; or set edge.edgetpu_fallback_to_cpu: true")
+        raise error(f"accelerator edgetpu: {problem}; or set edge.edgetpu_fallback_to_cpu: true")
     log.warning("Edge TPU unavailable: %s; running %s on the CPU", problem, model.name)
     return model, []
 

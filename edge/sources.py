@@ -15,6 +15,7 @@ included) and how long decoding it took.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -85,9 +86,16 @@ class ImageFolderSource(Source):
 
     @classmethod
     def from_folder(cls, uri: str, folder: Path) -> "ImageFolderSource":
-        """Every image of the folder; other files (a README) are ignored, and their count logged."""
-        files = sorted(path for path in folder.iterdir() if path.is_file())
+        """Every image of the folder; other files (a README) are ignored, and their count logged. A folder
+        with no image at all is a mistake (a typo, the wrong format), not a run of zero frames."""
+        try:
+            files = sorted(path for path in folder.iterdir() if path.is_file())
+        except OSError as exc:
+            raise UserError(f"{folder}: cannot list the image folder ({exc.strerror or exc})") from None
         images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+        if not images:
+            suffixes = " ".join(sorted(IMAGE_SUFFIXES))
+            raise UserError(f"{folder}: no images in the folder ({len(files)} other file(s); read: {suffixes})")
         if len(files) > len(images):
             log.info("%s: ignoring %d non-image file(s)", folder, len(files) - len(images))
         return cls(uri, images)
@@ -238,16 +246,23 @@ def open_opencv(target: int | str, backend: int) -> Callable[[], Capture]:
     return open_capture
 
 
-class PiCamera:
-    """picamera2 behind the Capture interface; imported lazily, it exists only on Raspberry Pi OS."""
+def import_picamera2() -> type:
+    """picamera2 exists only on Raspberry Pi OS, from apt (not PyPI): imported when such a source opens, so a
+    system without it stops at start with the cure, instead of a camera thread retrying an import forever."""
+    try:
+        from picamera2 import Picamera2
+    except ImportError as exc:
+        raise UserError(f"source picamera2: cannot import picamera2 ({exc}); on Raspberry Pi OS: apt install "
+                        "python3-picamera2, in a venv made with --system-site-packages (deploy/install.sh does)") from None
+    return Picamera2
 
-    def __init__(self, size: tuple[int, int] = (640, 480)):
+
+class PiCamera:
+    """picamera2 behind the Capture interface."""
+
+    def __init__(self, picamera2: type, size: tuple[int, int] = (640, 480)):
         try:
-            from picamera2 import Picamera2
-        except ImportError:
-            raise OSError("the picamera2 module is not installed (apt install python3-picamera2)") from None
-        try:
-            self.camera = Picamera2()
+            self.camera = picamera2()
             # "RGB888" in libcamera's naming is B, G, R in memory: what OpenCV calls BGR.
             self.camera.configure(self.camera.create_video_configuration(main={"format": "RGB888", "size": size}))
             self.camera.start()
@@ -268,7 +283,7 @@ def open_source(uri: str) -> Source:
     """The source for a camera's URI (relative paths were already resolved by the config)."""
     quiet_opencv()
     if uri == "picamera2":
-        return LiveSource(uri, PiCamera)
+        return LiveSource(uri, functools.partial(PiCamera, import_picamera2()))
     if uri.isdigit():
         return LiveSource(uri, open_opencv(int(uri), cv2.CAP_V4L2))
     if uri.startswith("/dev/video"):

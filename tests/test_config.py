@@ -68,13 +68,28 @@ def test_bench_paths_resolve_against_the_config_folder(tmp_path):
     assert (bench.source, bench.data, bench.json_file) == (str(tmp_path / "clip.mp4"), tmp_path / "data",
                                                            tmp_path / "out/b.json")
     assert bench.peers == [f"{tmp_path / 'm.tflite'}:range=0-1", "/abs/p.tflite"]
-    assert edge_config.load(path, {"bench.source": "rtsp://cam/1"}).bench.source == "rtsp://cam/1"
+    with pytest.raises(ConfigError, match="edge.bench.source: .*rtsp://cam/1 is a live camera or stream, which never ends"):
+        edge_config.load(path, {"bench.source": "rtsp://cam/1"})  # a bench times one pass: its source must end
 
 
-def test_trainer_cli_bad_config_exits_non_zero_with_one_line(tmp_path, capsys):
-    from trainer.cli import main
+def test_a_camera_index_may_be_a_yaml_number(tmp_path):
+    path = write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: 0}\n")
+    assert edge_config.load(path).cameras[0].source == "0"
+    with pytest.raises(ConfigError, match="edge.cameras.0.source: Input should be a valid string"):
+        edge_config.load(write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: true}\n"))
 
-    path = write(tmp_path, "trainer:\n  train:\n    epochs: zero\n")
-    assert main(["--config", str(path), "train"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "trainer.train.epochs" in err
+
+@pytest.mark.parametrize("program", ["trainer", "edge"])
+def test_config_flag_before_or_after_the_verb(tmp_path, capsys, program):
+    """``trainer --config F train`` and ``trainer train --config F`` alike (and so for ``edge``): either way
+    the file is read, and its bad key is one line."""
+    from edge.cli import main as edge_main
+    from trainer.cli import main as trainer_main
+
+    main, verb, key = {"trainer": (trainer_main, "train", "trainer.train.epochs"),
+                       "edge": (edge_main, "run", "edge.threads")}[program]
+    path = write(tmp_path, "trainer:\n  train:\n    epochs: zero\nedge:\n  threads: many\n")
+    for args in (["--config", str(path), verb], [verb, "--config", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and key in err and str(path) in err

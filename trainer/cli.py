@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from edge.configfile import absolute, default_config_path
+from edge.configfile import absolute, add_config_flag, default_config_path
 from edge.errors import exit_on_user_error
 from trainer import config as trainer_config
 
@@ -18,15 +18,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainer", description=__doc__)
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: ./config.yaml if present)")
+    add_config_flag(parser)
+    common = argparse.ArgumentParser(add_help=False)
+    add_config_flag(common, verb=True)
     verbs = parser.add_subparsers(dest="verb", required=True)
 
-    eda = verbs.add_parser("eda", help="audit a folder dataset and write a visual report and a cleaned manifest")
+    eda = verbs.add_parser("eda", parents=[common], help="audit a folder dataset and write a visual report and a cleaned manifest")
     eda.add_argument("data_dir", nargs="?", help="dataset root with train/ validation/ test/ (trainer.data_dir)")
     eda.add_argument("--out", help="report folder (trainer.eda.out_dir)")
     eda.add_argument("--no-label-noise", action="store_true", help="skip the label-noise model (trainer.eda.label_noise)")
 
-    train = verbs.add_parser("train", help="train the float model, then fine-tune it quantization-aware")
+    train = verbs.add_parser("train", parents=[common], help="train the float model, then fine-tune it quantization-aware")
     train.add_argument("--data", help="dataset root (trainer.data_dir)")
     train.add_argument("--manifest", help="cleaned manifest from 'trainer eda' (trainer.manifest)")
     train.add_argument("--out", help="run folder for checkpoints and logs (trainer.train.out_dir)")
@@ -38,13 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="distil from this finished run folder; repeat for an ensemble (trainer.distill.teachers)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
 
-    export = verbs.add_parser("export", help="write the float TFLite model; with --int8 the checked int8 edge model too, with its contract and card")
+    export = verbs.add_parser("export", parents=[common], help="write the float TFLite model; with --int8 the checked int8 edge model too, with its contract and card")
     export.add_argument("--run", help="run folder written by 'trainer train' (trainer.train.out_dir)")
     export.add_argument("--int8", action="store_true", help="full-integer int8 TFLite (the edge model)")
     export.add_argument("--out", help="int8 model path (trainer.export.out)")
     export.add_argument("--data", help="dataset root for calibration and the validation check (trainer.data_dir)")
 
-    evaluate = verbs.add_parser("evaluate", help="metrics, confusion matrix, calibration and saliency on a split")
+    evaluate = verbs.add_parser("evaluate", parents=[common], help="metrics, confusion matrix, calibration and saliency on a split")
     evaluate.add_argument("models", nargs="+", help=".tflite files and/or Keras run folders to compare")
     evaluate.add_argument("--data", help="dataset root (trainer.data_dir)")
     evaluate.add_argument("--split", help="split to evaluate (trainer.evaluate.split, default test)")

@@ -33,11 +33,19 @@ def dataset_folder(data: Path, split: str | None) -> Path:
 
 
 def class_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and any(images_in(p)))
+    return [p for p in listing(root) if p.is_dir() and images_in(p)]
 
 
-def images_in(folder: Path):
-    return (p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES)
+def images_in(folder: Path) -> list[Path]:
+    return [p for p in listing(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
+
+
+def listing(folder: Path) -> list[Path]:
+    """A folder's entries in name order; one that cannot be read (permissions) is a one-line error."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"--data {folder}: cannot list the folder ({exc.strerror or exc})") from None
 
 
 def load_dataset(root: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:

@@ -15,10 +15,12 @@ import time
 import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig
+from edge.errors import Unavailable
 from edge.pipeline import STAGES, CameraPipeline
 from edge.publisher import MqttPublisher
 
 PERCENTILES = (50, 95, 99)
+FLUSH_TIMEOUT_S = 30
 
 
 class DiscardingPublisher:
@@ -88,10 +90,15 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     publisher.start()
     cpu_started, started = cpu_seconds(), time.perf_counter()
     pipeline.run(threading.Event())
-    publisher.flush(timeout=30)  # with MQTT, the run ends when the broker has every event
+    delivered = publisher.flush(FLUSH_TIMEOUT_S)  # with MQTT, the run ends when the broker has every event
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds() - cpu_started
+    undelivered = 0 if delivered else publisher.unacked
     publisher.close()
+    if not delivered:  # the figures would time a wait for a broker, not the pipeline
+        mqtt = config.mqtt
+        raise Unavailable(f"--mqtt: the broker at {mqtt.host}:{mqtt.port} did not acknowledge {undelivered} event(s) "
+                          f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)")
     frames = pipeline.frame_timings
     stages = {stage: percentiles_ms([t.get(stage, 0.0) for t in frames]) for stage in STAGES}
     stages["frame"] = percentiles_ms([sum(t.values()) for t in frames])

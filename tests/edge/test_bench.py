@@ -6,6 +6,7 @@ The shipped model and its float twin are the models compared; the float twin als
 
 import json
 import re
+import socket
 import subprocess
 import sys
 
@@ -180,3 +181,19 @@ def test_interpreter_options_table(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| emotion_")]
     assert len(rows) == 4  # int8 and float x AUTO and BUILTIN_WITHOUT_DEFAULT_DELEGATES
     assert "| emotion_int8.tflite | AUTO | 1 |" in rows[0]
+
+
+def test_mqtt_bench_without_a_broker_fails_instead_of_timing_the_wait(tmp_path, monkeypatch, capsys):
+    """The figures would time a wait for the broker, not the pipeline: exit 69 (unavailable), one line."""
+    from edge.bench import speed
+
+    monkeypatch.setattr(speed, "FLUSH_TIMEOUT_S", 1)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"edge:\n  mqtt: {{host: 127.0.0.1, port: {port}}}\n"
+                      "  bench: {frames: 3, faces: [1], threads: [1], repeats: 5}\n")
+    assert main(["bench", "--config", str(config), "--mqtt"]) == 69
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"edge: error: --mqtt: the broker at 127.0.0.1:{port} did not acknowledge")

@@ -2,6 +2,7 @@
 
 import logging
 import shutil
+import sys
 import threading
 import time
 
@@ -24,6 +25,26 @@ def test_folder_yields_images_in_name_order_and_counts_unreadable_ones(tmp_path)
     assert [f.index for f in frames] == [1, 3]
     assert frames[0].image.shape == (480, 640, 3)
     assert source.skipped == 2
+
+
+def test_a_folder_without_images_or_unreadable_is_one_line_not_zero_frames(tmp_path, monkeypatch):
+    (tmp_path / "face.gif").write_bytes(b"GIF89a")
+    with pytest.raises(UserError, match=r"no images in the folder \(1 other file\(s\); read: .bmp"):
+        open_source(str(tmp_path))
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(tmp_path), "iterdir", denied)  # tests run as root here, so chmod would not do
+    with pytest.raises(UserError, match=f"{tmp_path}: cannot list the image folder .Permission denied"):
+        open_source(str(tmp_path))
+
+
+def test_picamera2_missing_stops_at_start_with_the_cure(monkeypatch):
+    """Not a camera thread retrying an import forever while the daemon says it is ready."""
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # as on any machine but Raspberry Pi OS
+    with pytest.raises(UserError, match="source picamera2: cannot import picamera2 .*apt install python3-picamera2"):
+        open_source("picamera2")
 
 
 def test_video_file_yields_every_frame_in_order(video):
