@@ -41,8 +41,9 @@ class EdaConfig(PathFields):
     label_noise: bool = True
     folds: int = Field(5, ge=2)
     exclude: list[ExclusionReason] = Field(
-        default_factory=lambda: ["corrupt", "wrong_format", "duplicate", "leak", "blank"],
-        description="which findings remove a file from the cleaned manifest",
+        default_factory=lambda: ["corrupt", "duplicate", "leak", "blank"],
+        description="which findings remove a file from the cleaned manifest (a wrong_format image, colour or "
+                    "another size, is reported but kept: training converts and resizes it)",
     )
 
 

@@ -89,8 +89,15 @@ def split_files(
         samples = scan_split(data_dir, split, classes)
         if not samples:
             raise UserError(f"{data_dir / split}: no images in the class folders ({', '.join(classes)})")
-        return [s.path for s in samples], [classes.index(s.label) for s in samples]
-    rows = [r for r in read_manifest(manifest) if r.split == split and r.keep and r.label in classes]
-    if not rows:
-        raise UserError(f"{manifest}: no kept files for split '{split}'")
-    return [data_dir / r.path for r in rows], [classes.index(r.label) for r in rows]
+        paths, labels = [s.path for s in samples], [classes.index(s.label) for s in samples]
+        where = str(data_dir / split)
+    else:
+        rows = [r for r in read_manifest(manifest) if r.split == split and r.keep and r.label in classes]
+        if not rows:
+            raise UserError(f"{manifest}: no kept files for split '{split}'")
+        paths, labels = [data_dir / r.path for r in rows], [classes.index(r.label) for r in rows]
+        where = f"{manifest}, split '{split}'"
+    missing = [name for index, name in enumerate(classes) if index not in set(labels)]
+    if missing:  # a class with no examples would be trained on, or scored, as if it did not exist
+        raise UserError(f"{where}: no images of class {', '.join(missing)} (every one of trainer.classes needs some)")
+    return paths, labels

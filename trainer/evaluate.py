@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.classifier import read_labels
 from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
@@ -29,27 +30,45 @@ class Candidate:
     keras_model: object | None = None
 
 
-def keras_candidates(run_dir: Path, split: Split, flip_average: bool) -> list[Candidate]:
+def keras_candidates(run_dir: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:
     """The float model and, when trained, the QAT model of a run folder, scored as exported (mirror-averaged
     with ``export.flip_average``), so their rows compare with the TFLite rows and with the run's selection."""
-    from trainer.train import load_float, load_qat, predict
+    from trainer.train import load_float, load_qat, matching_run, predict
 
-    found = [Candidate(f"{run_dir.name} float (Keras)", None, load_float(run_dir))]
+    matching_run(run_dir, settings, "the evaluated run")
+    found = [Candidate(f"{name} float (Keras)", None, load_float(run_dir))]
     if (run_dir / "qat" / "best.weights.h5").exists():
-        found.append(Candidate(f"{run_dir.name} QAT (Keras)", None, load_qat(run_dir)))
+        found.append(Candidate(f"{name} QAT (Keras)", None, load_qat(run_dir)))
     for candidate in found:
-        candidate.probs = predict(candidate.keras_model, split.images, flip_average)
+        candidate.probs = predict(candidate.keras_model, split.images, settings.export.flip_average)
     return found
 
 
-def candidates_for(path: Path, split: Split, settings: TrainerConfig) -> list[Candidate]:
+def tflite_candidate(path: Path, name: str, split: Split, classes: list[str]) -> Candidate:
+    """A TFLite file's probabilities in ``classes`` order: a model with its labels file beside it (the
+    contract's) may list them in any order; one without is taken to be in ``classes`` order."""
+    labels = read_labels(path) if path.with_suffix(".json").is_file() else classes
+    if sorted(labels) != sorted(classes):
+        raise UserError(f"{path}: its labels {labels} are not trainer.classes {classes}")
+    probs = predict_tflite(path, split.images[..., 0], labels)
+    return Candidate(f"{name} (TFLite)", probs[:, [labels.index(c) for c in classes]])
+
+
+def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:
     if not path.exists():
         raise UserError(f"{path}: model not found")
     if path.is_dir():
-        return keras_candidates(path, split, settings.export.flip_average)
+        return keras_candidates(path, name, split, settings)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
-    return [Candidate(f"{path.name} (TFLite)", predict_tflite(path, split.images[..., 0], settings.classes))]
+    return [tflite_candidate(path, name, split, settings.classes)]
+
+
+def display_names(models: list[Path]) -> list[str]:
+    """Each model's name in the report: the file or folder name, with its parent folder where two share it
+    (a new export beside the shipped file), so no row overwrites another."""
+    names = [path.name for path in models]
+    return [f"{path.parent.name}/{path.name}" if names.count(path.name) > 1 else path.name for path in models]
 
 
 def confident_mistakes(split: Split, candidate: Candidate, classes: list[str], out: Path, count: int = 24) -> Path:
@@ -88,7 +107,10 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
 def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     split = load_split(settings, split_name)
-    candidates = [c for path in models for c in candidates_for(path, split, settings)]
+    names = display_names(models)
+    if len(set(names)) < len(names):
+        raise UserError(f"models {', '.join(map(str, models))}: two share a name and a folder name; copy one aside")
+    candidates = [c for path, name in zip(models, names) for c in candidates_for(path, name, split, settings)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

@@ -141,15 +141,11 @@ def float_twin_name(out: Path) -> str:
 
 
 def exported_run(settings: TrainerConfig) -> dict:
-    """The run's own ``config.json``, refused when its classes are not the current config's: the data used to
-    calibrate and check the model is read in ``trainer.classes`` order, which must be the model's output order."""
-    from trainer.train import saved_run
+    """The run's own ``config.json``, refused unless its classes and input size are the current config's: the
+    data used to calibrate and check the model is read in ``trainer.classes`` order at that size."""
+    from trainer.train import matching_run
 
-    run = saved_run(settings.train.out_dir)
-    if run["classes"] != settings.classes:
-        raise UserError(f"{settings.train.out_dir}: trained on classes {run['classes']}, but trainer.classes is "
-                        f"{settings.classes}; export it with the config it was trained with")
-    return run
+    return matching_run(settings.train.out_dir, settings, "the exported run")
 
 
 def run_export(settings: TrainerConfig, int8: bool = False) -> int:

@@ -30,9 +30,10 @@ class Split:
 def read_gray(path: Path, size: int) -> np.ndarray:
     """One image as SxS gray uint8; an unreadable file is a user error naming it."""
     try:
-        image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+        data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise UserError(f"{path}: cannot read image ({exc.strerror})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None  # imdecode asserts on empty input
     if image is None:
         raise UserError(f"{path}: cannot decode image (run 'trainer eda' to exclude broken files)")
     if image.shape != (size, size):

@@ -101,9 +101,34 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
     if resume and not (run_dir / "config.json").exists():
         raise UserError(f"{run_dir}: nothing to resume (no config.json)")
     run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
+    if resume:
+        check_resumable(run_dir, settings)
+    else:
         (run_dir / "config.json").write_text(settings.model_dump_json(indent=2))
     return run_dir
+
+
+RESUMED_SECTIONS = ("classes", "model", "train", "qat", "distill")  # what shapes the weights; not where files go
+
+
+def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
+    """``--resume`` continues the run as it was started: a changed schedule, batch size or teacher list
+    would silently train a different run under the old one's name, so any change is refused, named."""
+    saved, current = saved_run(run_dir), json.loads(settings.model_dump_json())
+    for tree in (saved, current):
+        tree.get("train", {}).pop("out_dir", None)  # the run folder itself may have moved
+    changed = [key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)]
+    if changed:
+        raise UserError(f"{run_dir}: --resume with settings other than the run's config.json ({', '.join(changed[:4])}); "
+                        "resume with the config it was started with, or start a new run with --out")
+
+
+def changed_keys(saved, current, prefix: str) -> list[str]:
+    """Dotted keys whose values differ between two JSON trees."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [key for name in sorted(saved.keys() | current.keys())
+                for key in changed_keys(saved.get(name), current.get(name), f"{prefix}.{name}")]
+    return [] if saved == current else [f"{prefix}: {saved!r} -> {current!r}"]
 
 
 def calibration_sample(train: Split, settings: TrainerConfig) -> np.ndarray:
@@ -126,6 +151,9 @@ def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Sp
 def steps_per_epoch(train: Split, settings: TrainerConfig) -> int:
     """Whole batches of the training split, capped by ``train.max_steps_per_epoch`` for smoke runs."""
     steps = len(train.labels) // settings.train.batch_size
+    if steps == 0:
+        raise UserError(f"train split: {len(train.labels)} images, fewer than one batch of "
+                        f"trainer.train.batch_size {settings.train.batch_size}")
     return min(steps, settings.train.max_steps_per_epoch or steps)
 
 
@@ -133,10 +161,7 @@ def load_teachers(train: Split, settings: TrainerConfig) -> list[keras.Model]:
     """The ``distill.teachers`` runs' selected float models, BatchNorm statistics re-measured as in selection."""
     teachers, calibration = [], calibration_sample(train, settings)
     for run_dir in settings.distill.teachers:
-        architecture, num_classes = saved_architecture(run_dir)
-        if num_classes != len(settings.classes) or architecture.input_size != settings.model.input_size:
-            raise UserError(f"{run_dir}: distill.teachers entry has {num_classes} classes at {architecture.input_size} px, "
-                            f"the student {len(settings.classes)} at {settings.model.input_size} px")
+        matching_run(run_dir, settings, "distill.teachers entry")
         teacher = load_float(run_dir)
         if len(calibration):
             recalibrate_batchnorm(teacher, calibration)
@@ -189,6 +214,17 @@ def saved_run(run_dir: Path) -> dict:
         return json.loads((run_dir / "config.json").read_text())
     except FileNotFoundError:
         raise UserError(f"{run_dir}: not a run folder of 'trainer train' (no config.json)") from None
+
+
+def matching_run(run_dir: Path, settings: TrainerConfig, role: str) -> dict:
+    """A run's ``config.json``, refused unless it has ``trainer.classes`` in that order (its outputs are read
+    as those classes: a reordered teacher would scramble the targets) at ``trainer.model.input_size``."""
+    run = saved_run(run_dir)
+    size = run["model"]["input_size"]
+    if run["classes"] != settings.classes or size != settings.model.input_size:
+        raise UserError(f"{run_dir}: {role} trained on classes {run['classes']} at {size} px, but the config has "
+                        f"{settings.classes} at {settings.model.input_size} px (trainer.classes, trainer.model.input_size)")
+    return run
 
 
 def saved_architecture(run_dir: Path) -> tuple[ModelConfig, int]:

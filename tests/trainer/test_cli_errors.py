@@ -27,6 +27,8 @@ def one_line_error(capsys) -> str:
         (["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"], "empty: not a run folder of 'trainer train'"),
         (["train", "--data", "{tmp}/hollow", "--out", "{tmp}/run"], "hollow/train: no images in the class folders"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/none.csv", "--out", "{tmp}/run"], "manifest not found"),
+        (["eda", "{tmp}/hollow", "--out", "{tmp}/eda"], "hollow: no images in any <split>/<class> folder"),
+        (["train", "--data", "{data}", "--out", "{tmp}/run"], "train split: 8 images, fewer than one batch"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
@@ -47,3 +49,23 @@ def test_missing_class_folder_is_named(data, tmp_path, capsys):
         assert "train/sad: class folder not found" in one_line_error(capsys)
     finally:
         (tmp_path / "sad-moved").rename(data / "train" / "sad")
+
+
+def test_an_empty_image_file_or_class_is_named(data, tmp_path, capsys):
+    """A zero-byte JPEG (OpenCV asserts on an empty buffer) and a class folder with no images."""
+    empty = data / "train" / "sad" / "zero.jpg"
+    empty.write_bytes(b"")
+    try:
+        assert main(["train", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+        assert "zero.jpg: cannot decode image" in one_line_error(capsys)
+    finally:
+        empty.unlink()
+    moved = tmp_path / "sad-images"
+    (data / "validation" / "sad").rename(moved)
+    (data / "validation" / "sad").mkdir()
+    try:
+        assert main(["train", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+        assert "validation: no images of class sad" in one_line_error(capsys)
+    finally:
+        (data / "validation" / "sad").rmdir()
+        moved.rename(data / "validation" / "sad")

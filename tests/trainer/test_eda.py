@@ -89,7 +89,8 @@ def test_duplicates_leaks_and_blanks(audit):
 def test_manifest(audit):
     _, _, _, manifest, summary = audit
     assert manifest["train/sad/truncated.jpg"]["keep"] == "0" and manifest["train/sad/truncated.jpg"]["reason"] == "corrupt"
-    assert manifest["train/neutral/too_big.jpg"]["reason"] == "wrong_format"
+    assert manifest["train/neutral/too_big.jpg"]["keep"] == "1"  # reported, but kept: training converts it
+    assert summary["integrity"]["wrong_format"] == 1
     assert manifest["train/surprise/leaked.jpg"]["reason"] == "leak"
     assert manifest["validation/sad/blank.jpg"]["reason"] == "blank"
     assert manifest["train/happy/notes.txt"]["keep"] == "0"
@@ -97,7 +98,7 @@ def test_manifest(audit):
     kept_copies = [manifest[p]["keep"] for p in ("train/neutral/copy_of_3.jpg", "train/neutral/neutral_0003.jpg")]
     assert sorted(kept_copies) == ["0", "1"]
     assert all(row["keep"] == "1" for path, row in manifest.items() if path.startswith("test/"))
-    assert summary["manifest"]["excluded"] == 7  # 2 corrupt, wrong format, duplicate, leak, blank, notes.txt
+    assert summary["manifest"]["excluded"] == 6  # 2 corrupt, duplicate, leak, blank, notes.txt
     assert summary["label_noise"]["scored"] > 0
 
 

@@ -5,6 +5,7 @@ One run (module-scoped) feeds every test here: training even a tiny model costs 
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,35 @@ def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
     assert main(["--config", str(config), "train"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["--config", str(config), "train", "--resume"]) == 0  # both phases done: nothing to redo
+    assert main(["--config", str(config), "train", "--resume", "--epochs", "9"]) == 2  # another schedule
+    err = capsys.readouterr().err
+    assert "train.epochs: 8 -> 9" in err and "config.json" in err
+
+
+def test_evaluate_reads_a_tflite_file_in_its_own_label_order(exported, capsys):
+    """The contract's labels, not the config's order, say what each output is; two files of one name both
+    get a row; a run folder trained on other classes (or in another order) is refused."""
+    shipped = exported / "model/emotion_int8.tflite"
+    twin = exported / "beside/emotion_int8.tflite"
+    twin.parent.mkdir()
+    for source in (shipped, shipped.with_suffix(".json")):
+        shutil.copy(source, twin.parent / source.name)
+    plain = write_config(exported)
+    assert main(["--config", str(plain), "evaluate", str(shipped), str(twin), "--split", "test",
+                 "--out", str(exported / "eval_plain")]) == 0
+    results = json.loads((exported / "eval_plain/metrics.json").read_text())["results"]
+    assert set(results) == {"model/emotion_int8.tflite (TFLite)", "beside/emotion_int8.tflite (TFLite)"}
+
+    reordered = write_config(exported, out="reordered_eval/emotion_int8.tflite")
+    reordered.write_text(reordered.read_text() + "  classes: [sad, happy, neutral, surprise]\n")
+    assert main(["--config", str(reordered), "evaluate", str(shipped), "--split", "test",
+                 "--out", str(exported / "eval_reordered")]) == 0
+    again = json.loads((exported / "eval_reordered/metrics.json").read_text())["results"]["emotion_int8.tflite (TFLite)"]
+    before = results["model/emotion_int8.tflite (TFLite)"]
+    assert again["accuracy"] == before["accuracy"] and again["per_class"] == before["per_class"]
+    assert main(["--config", str(reordered), "evaluate", str(exported / "run"), "--split", "test",
+                 "--out", str(exported / "eval_run")]) == 2
+    assert "trained on classes" in capsys.readouterr().err
 
 
 def test_evaluate_writes_report_with_figures(exported):

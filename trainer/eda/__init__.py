@@ -37,6 +37,9 @@ def run_audit(settings) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     scan = scan_dataset(root, settings.classes, eda.image_size)
+    if not scan.samples:
+        raise UserError(f"{root}: no images in any <split>/<class> folder (classes {', '.join(settings.classes)}; "
+                        "is it the dataset root?)")
     vectors = hog(scan.pixels)
     outliers = find_outliers(scan.pixels, vectors, scan.readable, eda)
     pairs = find_pairs(scan.pixels, np.flatnonzero(scan.readable & ~outliers.blank), eda.near_duplicate_bits)
