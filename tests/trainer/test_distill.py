@@ -80,4 +80,5 @@ def test_student_trains_from_a_vgg_teacher(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--config", write_run(tmp_path, "small", "mobilenet_v2", teachers="teacher", size=32), "train"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "teacher: distill.teachers entry has 4 classes at 48 px, the student 4 at 32 px" in error
+    assert "teacher: distill.teachers entry trained on classes ['happy', 'neutral', 'sad', 'surprise'] at 48 px, " \
+           "but the config has ['happy', 'neutral', 'sad', 'surprise'] at 32 px" in error
