@@ -251,7 +251,7 @@ def import_picamera2() -> type:
     system without it stops at start with the cure, instead of a camera thread retrying an import forever."""
     try:
         from picamera2 import Picamera2
-    except ImportError as exc:
+    except (ImportError, ValueError) as exc:  # ValueError: apt's build against another numpy ("dtype size changed")
         raise UserError(f"source picamera2: cannot import picamera2 ({exc}); on Raspberry Pi OS: apt install "
                         "python3-picamera2, in a venv made with --system-site-packages (deploy/install.sh does)") from None
     return Picamera2
