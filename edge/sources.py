@@ -77,6 +77,14 @@ class Source:
         """Release the device; finite sources hold nothing between frames."""
 
 
+def folder_entries(folder: Path) -> list[Path]:
+    """A folder's entries in name order; one that cannot be read (permissions) is a one-line error."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot list the image folder ({exc.strerror or exc})") from None
+
+
 class ImageFolderSource(Source):
     """Image files in name order (a folder's, or a single one); each is one frame."""
 
@@ -88,10 +96,7 @@ class ImageFolderSource(Source):
     def from_folder(cls, uri: str, folder: Path) -> "ImageFolderSource":
         """Every image of the folder; other files (a README) are ignored, and their count logged. A folder
         with no image at all is a mistake (a typo, the wrong format), not a run of zero frames."""
-        try:
-            files = sorted(path for path in folder.iterdir() if path.is_file())
-        except OSError as exc:
-            raise UserError(f"{folder}: cannot list the image folder ({exc.strerror or exc})") from None
+        files = [path for path in folder_entries(folder) if path.is_file()]
         images = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
         if not images:
             suffixes = " ".join(sorted(IMAGE_SUFFIXES))

@@ -140,18 +140,13 @@ def float_twin_name(out: Path) -> str:
     return out.name.replace("_int8", "_float") if "_int8" in out.name else f"{out.stem}_float.tflite"
 
 
-def exported_run(settings: TrainerConfig) -> dict:
-    """The run's own ``config.json``, refused unless its classes and input size are the current config's: the
-    data used to calibrate and check the model is read in ``trainer.classes`` order at that size."""
-    from trainer.train import matching_run
-
-    return matching_run(settings.train.out_dir, settings, "the exported run")
-
-
 def run_export(settings: TrainerConfig, int8: bool = False) -> int:
     """Stage every file, then move them over the shipped ones together (see the module docstring)."""
+    from trainer.train import matching_run
+
     out = settings.export.out
-    run = exported_run(settings)
+    # The data that calibrates and checks the model is read in trainer.classes order at the config's size.
+    run = matching_run(settings.train.out_dir, settings, "the exported run")
     stage = out.parent / f".{out.stem}.staging"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)

@@ -16,7 +16,7 @@ import numpy as np
 from edge.classifier import EmotionClassifier
 from edge.scores import classification_scores
 from edge.errors import UserError
-from edge.sources import IMAGE_SUFFIXES
+from edge.sources import IMAGE_SUFFIXES, folder_entries
 
 
 def dataset_folder(data: Path, split: str | None) -> Path:
@@ -33,19 +33,11 @@ def dataset_folder(data: Path, split: str | None) -> Path:
 
 
 def class_folders(root: Path) -> list[Path]:
-    return [p for p in listing(root) if p.is_dir() and images_in(p)]
+    return [p for p in folder_entries(root) if p.is_dir() and images_in(p)]
 
 
 def images_in(folder: Path) -> list[Path]:
-    return [p for p in listing(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
-
-
-def listing(folder: Path) -> list[Path]:
-    """A folder's entries in name order; one that cannot be read (permissions) is a one-line error."""
-    try:
-        return sorted(folder.iterdir())
-    except OSError as exc:
-        raise UserError(f"--data {folder}: cannot list the folder ({exc.strerror or exc})") from None
+    return [p for p in folder_entries(folder) if p.suffix.lower() in IMAGE_SUFFIXES]
 
 
 def load_dataset(root: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:
