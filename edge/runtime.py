@@ -35,23 +35,30 @@ def edgetpu_model(model: Path) -> Path:
     return model.with_name(f"{model.stem}_edgetpu.tflite")
 
 
+def _edgetpu_delegate(module, compiled: Path, model: Path):
+    """libedgetpu's delegate for ``compiled``. A missing compiled file is a ``UserError`` (a fix to make); a
+    missing library or device is ``Unavailable``: maybe only not yet, since a USB Coral enumerates late at boot,
+    so that one is worth a restart."""
+    if not compiled.is_file():
+        raise UserError(f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)")
+    try:
+        ctypes.CDLL(EDGETPU_LIBRARY)  # first: LiteRT's load_delegate leaves a stray traceback when it is missing
+        return module.load_delegate(EDGETPU_LIBRARY)
+    except (ValueError, OSError) as exc:
+        raise Unavailable(f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)") from None
+
+
 def _edgetpu(module, model: Path, fallback_to_cpu: bool) -> tuple[Path, list]:
     """The compiled model and the Edge TPU delegate, or the CPU model and no delegate when the compiled
     file, the library or the device is missing and fallback is allowed."""
     compiled = edgetpu_model(model)
-    if not compiled.is_file():
-        problem, error = f"{compiled} not found (compile {model.name} with edgetpu_compiler, see deploy/README.md)", UserError
-    else:
-        try:
-            ctypes.CDLL(EDGETPU_LIBRARY)  # first: LiteRT's load_delegate leaves a stray traceback when it is missing
-            return compiled, [module.load_delegate(EDGETPU_LIBRARY)]
-        except (ValueError, OSError) as exc:
-            # Maybe only not yet: a USB Coral enumerates late at boot, so this one is worth a restart.
-            problem, error = f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)", Unavailable
-    if not fallback_to_cpu:
-        raise error(f"accelerator edgetpu: {problem}; or set edge.edgetpu_fallback_to_cpu: true")
-    log.warning("Edge TPU unavailable: %s; running %s on the CPU", problem, model.name)
-    return model, []
+    try:
+        return compiled, [_edgetpu_delegate(module, compiled, model)]
+    except UserError as exc:
+        if not fallback_to_cpu:
+            raise type(exc)(f"accelerator edgetpu: {exc}; or set edge.edgetpu_fallback_to_cpu: true") from None
+        log.warning("Edge TPU unavailable: %s; running %s on the CPU", exc, model.name)
+        return model, []
 
 
 def load_interpreter(model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False):
