@@ -88,7 +88,7 @@ def data_summary(settings: TrainerConfig) -> dict:
     for split in ("train", "validation", "test"):
         _, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
         counts[split] = {name: int(np.sum(np.asarray(labels) == index)) for index, name in enumerate(settings.classes)}
-    return {"data_dir": settings.data_dir.name, "manifest": str(settings.manifest) if settings.manifest else None, "counts": counts}
+    return {"data_dir": settings.data_dir.name, "manifest": settings.manifest.name if settings.manifest else None, "counts": counts}
 
 
 def write_contract(path: Path, settings: TrainerConfig, run: dict, ops: list[str], metrics: dict, source: str) -> dict:
@@ -101,6 +101,7 @@ def write_contract(path: Path, settings: TrainerConfig, run: dict, ops: list[str
         "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
         "architecture": {"name": ARCHITECTURE_NAMES[model.architecture], **model.model_dump(),
                          "flip_average": settings.export.flip_average},
+        "run": settings.train.out_dir.name,
         "trained_from": source,
         "distilled_from": [Path(teacher).name for teacher in run.get("distill", {}).get("teachers", [])],
         "operators": ops,

@@ -32,7 +32,7 @@ def calibration(test_int8: dict) -> str:
 
 def files_used(manifest: str | None) -> str:
     if manifest:
-        return f"files from the audit's cleaned manifest (`{Path(manifest).name}`: duplicates, blanks and train/validation copies of test images removed)"
+        return f"files from the audit's cleaned manifest (`{Path(manifest).name}`: duplicates, blanks and cross-split copies removed: train copies of validation and test images, validation copies of test images)"
     return "every file (no cleaned manifest: train still holds copies of some test images, which flatters test)"
 
 
@@ -85,7 +85,10 @@ Validation (used for every choice): int8 accuracy {validation['int8']['accuracy'
 ![confusion matrix of the int8 model on test]({confusion_png})
 
 {LIMITS}{calibration(test['int8'])}
-Reproduce: `trainer export --int8` (writes this card), `trainer evaluate edge/models/emotion_int8.tflite --split test`.
+Reproduce (from the repository root, where each shipped run keeps its experiment file and checkpoint under its
+name, `experiments/RESULTS.md`): `trainer --config experiments/{contract['run']}.yaml export --int8 --run
+checkpoints/{contract['run']}` rebuilds this file and writes this card; `trainer evaluate edge/models/emotion_int8.tflite
+--split test` scores it again.
 Exported {contract['exported']}.
 """
 

@@ -77,6 +77,7 @@ def test_int8_file_contract(exported):
     assert (exported / "model" / contract["float_twin"]).exists()
     card = (exported / "model/MODEL_CARD.md").read_text()
     assert f"{contract['metrics']['test']['int8']['accuracy']:.4f}" in card and "Known limits" in card
+    assert contract["run"] == "run" and "export --int8 --run\ncheckpoints/run`" in card
 
 
 def test_int8_agrees_with_float_on_raw_pixels(exported):
