@@ -29,6 +29,7 @@ from edge.publisher import MqttPublisher, StdoutPublisher
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2  # how often the main thread looks at the stop flag, the stats clock and the watchdog
+QUIET_WAIT_S = 1.0  # acknowledgements slower than this at the end of a run are worth a log line
 JOIN_TIMEOUT_S = 1.0
 
 
@@ -132,18 +133,19 @@ def publish_stats(pipelines, publisher) -> None:
 def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:
     """A finite run ends once the broker holds every event. A signal ends the wait early (True: a stop
     that was asked for); ``timeout_s`` bounds it, and a failed publisher ends it (False). Either way the rest
-    stays in the outbox."""
-    if publisher.error:
-        return False
-    if publisher.flush(timeout=1.0):
-        return True
-    log.info("waiting for the MQTT broker to acknowledge %d message(s)", publisher.unacked)
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    stays in the outbox. It waits in ``POLL_S`` steps so the watchdog keeps its pace, and says it is waiting
+    only when the acknowledgements take longer than ``QUIET_WAIT_S``."""
+    started = time.monotonic()
+    said = False
     while not stop.is_set() and not publisher.error:
         watchdog.tick()
         if publisher.flush(timeout=POLL_S):
             return True
-        if deadline is not None and time.monotonic() >= deadline:
+        waited = time.monotonic() - started
+        if not said and waited >= QUIET_WAIT_S:
+            log.info("waiting for the MQTT broker to acknowledge %d message(s)", publisher.unacked)
+            said = True
+        if timeout_s is not None and waited >= timeout_s:
             log.warning("edge.outbox.drain_timeout_s: gave up waiting after %g s", timeout_s)
             return False
     return publisher.error is None

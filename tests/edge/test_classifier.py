@@ -31,8 +31,12 @@ def test_missing_or_bad_labels_file_is_one_clear_error(tmp_path, emotion_model):
     with pytest.raises(UserError, match="m.json: labels file not found"):
         read_labels(copy)
     copy.with_suffix(".json").write_text(json.dumps({"classes": LABELS}))
-    with pytest.raises(UserError, match="m.json"):
+    with pytest.raises(UserError, match='m.json: expected JSON with a "labels" list'):
         EmotionClassifier(copy)
+    for labels in ([], [1, 2, 3, 4], "happy"):
+        copy.with_suffix(".json").write_text(json.dumps({"labels": labels}))
+        with pytest.raises(UserError, match='m.json: "labels" must be a non-empty list of strings'):
+            EmotionClassifier(copy)
     copy.with_suffix(".json").write_text(json.dumps({"labels": LABELS[:3]}))
     with pytest.raises(UserError, match="4 outputs but its labels file lists 3"):
         EmotionClassifier(copy)

@@ -15,13 +15,17 @@ def test_face_keeps_its_id_while_it_moves_and_a_new_face_gets_a_new_one():
     assert other.face_id != first.face_id and other.new
 
 
-def test_track_is_forgotten_after_max_missed_frames():
+def test_track_survives_max_missed_frames_and_is_forgotten_after_one_more():
     tracker = Tracker(max_missed_frames=2)
     (first,) = tracker.update([(100, 100, 80, 80)], np.array([HAPPY]))
+    for _ in range(2):
+        tracker.update([], np.zeros((0, 4)))
+    (kept,) = tracker.update([(100, 100, 80, 80)], np.array([HAPPY]))
+    assert kept.face_id == first.face_id and not kept.new
     for _ in range(3):
         tracker.update([], np.zeros((0, 4)))
     (again,) = tracker.update([(100, 100, 80, 80)], np.array([HAPPY]))
-    assert again.face_id != first.face_id
+    assert again.face_id != first.face_id and again.new
 
 
 def test_label_changes_only_past_the_hysteresis_margin():
@@ -50,7 +54,8 @@ def test_event_reasons():
     assert reason_to_publish(track, 1.0, None) is None
     assert reason_to_publish(track, 1.0, 2.0) is None
     assert reason_to_publish(track, 2.5, 2.0) == HEARTBEAT
+    reasons = []
     for _ in range(3):
         (track,) = tracker.update([(0, 0, 50, 50)], np.array([SAD]))
-        if track.changed:
-            assert reason_to_publish(track, 3.0, None) == CHANGED
+        reasons.append(reason_to_publish(track, 3.0, 0.0))  # a heartbeat is due too: the change wins
+    assert reasons.count(CHANGED) == 1 and set(reasons) <= {CHANGED, HEARTBEAT}

@@ -77,7 +77,8 @@ def test_wrong_password_is_refused(secure, clients):
 
 
 def test_anonymous_is_refused(secure, clients):
-    assert not clients(secure).accepted
+    anonymous = clients(secure)
+    assert not anonymous.accepted and anonymous.reason is not None and anonymous.reason.is_failure
 
 
 def test_plain_mqtt_to_the_tls_port_fails(secure, clients):

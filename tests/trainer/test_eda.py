@@ -105,5 +105,5 @@ def test_manifest(audit):
 def test_missing_data_dir_is_one_line_error(tmp_path, capsys):
     code = main(["eda", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code != 0
+    assert code == 2
     assert err.count("\n") == 1 and "data folder not found" in err and "Traceback" not in err
