@@ -7,7 +7,6 @@ import time
 from datetime import datetime
 from types import SimpleNamespace
 
-import pytest
 
 from edge.events import EVENT_FIELDS, REASONS
 from tests.support import LABELS, SAMPLES, edge_command, edge_config
@@ -146,8 +145,6 @@ def test_demo_with_the_bundled_model_and_config(tmp_path):
     from edge.config import BUNDLED_MODEL
     from tests.support import REPO
 
-    if not BUNDLED_MODEL.is_file():
-        pytest.skip("edge/models/emotion_int8.tflite is not committed yet")
     labels = json.loads(BUNDLED_MODEL.with_suffix(".json").read_text())["labels"]
     result = subprocess.run(edge_command("run", "--stdout"), capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr

@@ -72,6 +72,9 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     unit.write_text(UNIT.read_text().replace("/opt/emotion-edge/venv/bin/edge", str(fake)))
     result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_unit_is_notify_watchdogged_unprivileged_and_sandboxed():
     text = UNIT.read_text()
     for setting in ("Type=notify", "WatchdogSec=30", "User=emotion-edge", "StateDirectory=emotion-edge",
                     "CapabilityBoundingSet=\n", "DevicePolicy=closed", "MemoryDenyWriteExecute=yes",
