@@ -7,7 +7,6 @@ import time
 from datetime import datetime
 from types import SimpleNamespace
 
-
 from edge.events import EVENT_FIELDS, REASONS
 from tests.support import LABELS, SAMPLES, edge_command, edge_config
 
