@@ -51,6 +51,25 @@ def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
     assert result.stderr.strip().splitlines()[-1] == "edge: error: --camera attic: no such camera in the config (configured: cam)"
 
 
+def test_no_camera_is_one_line_exit_2(tmp_path, emotion_model):
+    (tmp_path / "c.yaml").write_text(f"edge:\n  model: {emotion_model}\n  cameras: []\n")
+    result = subprocess.run(edge_command("run", "--config", str(tmp_path / "c.yaml"), "--stdout"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "edge: error: edge.cameras: no camera configured (add one or pass --source)"
+
+
+def test_corrupt_model_file_is_one_line_naming_it(tmp_path, emotion_model):
+    broken = tmp_path / "emotion_int8.tflite"
+    broken.write_bytes(emotion_model.read_bytes()[:2000])  # a copy cut short
+    broken.with_suffix(".json").write_text(emotion_model.with_suffix(".json").read_text())
+    config = edge_config(tmp_path, broken, str(SAMPLES))
+    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"edge: error: {broken}: not a usable TFLite model"), line
+
+
 def test_password_from_env_or_file_and_tls_errors_are_user_errors(tmp_path, monkeypatch):
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
@@ -61,7 +80,15 @@ def test_password_from_env_or_file_and_tls_errors_are_user_errors(tmp_path, monk
     with pytest.raises(UserError, match="EDGE_TEST_PW is not set"):
         build_client(load(tmp_path / "c.yaml"))
     monkeypatch.setenv("EDGE_TEST_PW", "pw")
+    assert read_password(load(tmp_path / "c.yaml").mqtt) == "pw"
     build_client(load(tmp_path / "c.yaml"))
+    for content in ("", None):  # an empty password file, a missing one
+        secret.unlink(missing_ok=True)
+        if content is not None:
+            secret.write_text(content)
+        (tmp_path / "c.yaml").write_text(f"edge:\n  mqtt:\n    username: u\n    password_file: {secret.name}\n")
+        with pytest.raises(UserError, match="secret: cannot read the MQTT password"):
+            build_client(load(tmp_path / "c.yaml"))
     (tmp_path / "c.yaml").write_text("edge:\n  mqtt:\n    tls:\n      ca_file: missing-ca.pem\n")
     with pytest.raises(UserError, match="edge.mqtt.tls"):
         build_client(load(tmp_path / "c.yaml"))

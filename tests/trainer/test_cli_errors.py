@@ -29,6 +29,7 @@ def one_line_error(capsys) -> str:
         (["train", "--data", "{data}", "--manifest", "{tmp}/none.csv", "--out", "{tmp}/run"], "manifest not found"),
         (["eda", "{tmp}/hollow", "--out", "{tmp}/eda"], "hollow: no images in any <split>/<class> folder"),
         (["train", "--data", "{data}", "--out", "{tmp}/run"], "train split: 8 images, fewer than one batch"),
+        (["train", "--resume", "--data", "{data}", "--out", "{tmp}/empty"], "empty: nothing to resume (no config.json)"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):

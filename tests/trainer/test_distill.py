@@ -67,13 +67,23 @@ def write_run(root, name: str, architecture: str, teachers: str = "", size: int 
 
 
 @pytest.mark.slow
-def test_student_trains_from_a_vgg_teacher(tmp_path, capsys):
+def test_student_trains_from_a_vgg_teacher(tmp_path, capsys, monkeypatch):
+    import trainer.train
+
     make_dataset(tmp_path / "data", per_class=30)
     assert main(["--config", write_run(tmp_path, "teacher", "vgg"), "train"]) == 0
     assert json.loads((tmp_path / "teacher/config.json").read_text())["model"]["architecture"] == "vgg"
 
+    teachers_used = []  # the teacher must reach the input pipeline, not just the run's record
+
+    def spying(teachers, settings):
+        teachers_used.append([teacher.name for teacher in teachers])
+        return soft_targets(teachers, settings)
+
+    monkeypatch.setattr(trainer.train, "soft_targets", spying)
     student = write_run(tmp_path, "student", "mobilenet_v2")
     assert main(["--config", student, "train", "--teacher", str(tmp_path / "teacher")]) == 0
+    assert len(teachers_used) >= 1 and all(len(used) == 1 for used in teachers_used)
     assert json.loads((tmp_path / "student/config.json").read_text())["distill"]["teachers"] == [str(tmp_path / "teacher")]
     assert (tmp_path / "student/float/selected.json").exists()
 

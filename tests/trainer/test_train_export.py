@@ -115,7 +115,10 @@ def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
     config = write_config(exported)
     assert main(["--config", str(config), "train"]) == 2
     assert "--resume" in capsys.readouterr().err
+    finished = {path: (path.read_bytes(), path.stat().st_mtime_ns)
+                for path in (exported / "run").glob("*/*") if path.is_file()}
     assert main(["--config", str(config), "train", "--resume"]) == 0  # both phases done: nothing to redo
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in finished} == finished
     assert main(["--config", str(config), "train", "--resume", "--epochs", "9"]) == 2  # another schedule
     err = capsys.readouterr().err
     assert "train.epochs: 8 -> 9" in err and "config.json" in err
