@@ -105,6 +105,9 @@ def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, e
 
 
 def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path, emotion_model, broker, video):
+    """The events a run publishes while its broker is down all arrive once it is up: the same ones, frame
+    for frame, as the same run printed with ``--stdout``. The daemon is paused while the test subscriber
+    connects, so nothing can reach the broker before someone listens."""
     from tests.support import Listener
 
     broker.stop()
@@ -115,15 +118,22 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
         while not any("unreachable" in line for line in first_lines):
             first_lines.append(process.stderr.readline())
             assert first_lines[-1], "daemon exited before reporting the broker"
+        process.send_signal(signal.SIGSTOP)
         broker.start()
         subscriber = Listener(broker)
+        process.send_signal(signal.SIGCONT)
         assert process.wait(timeout=60) == 0
         rest = process.stderr.read()
     finally:
         process.kill()
     assert sum("unreachable" in line for line in first_lines + rest.splitlines()) == 1  # logged once
-    assert subscriber.wait_for(lambda: subscriber.payloads(f"{TOPIC}/event"), timeout=5)
-    assert subscriber.payloads(f"{TOPIC}/event")[0]["reason"] == "appeared"
+    printed = run_edge("run", "--config", str(config), "--stdout")
+    assert printed.returncode == 0, printed.stderr
+    expected = sorted((e["frame"], e["face_id"], e["reason"]) for e in map(json.loads, printed.stdout.splitlines()))
+    assert expected
+    arrived = lambda: sorted((e["frame"], e["face_id"], e["reason"]) for e in subscriber.payloads(f"{TOPIC}/event"))
+    assert subscriber.wait_for(lambda: len(arrived()) >= len(expected), timeout=5)
+    assert arrived() == expected
     subscriber.close()
 
 

@@ -56,4 +56,6 @@ def test_flip_average_wraps_the_real_architecture():
     model = build_model(ModelConfig(alpha=0.35, last_channels=64), 4)
     averaged = with_flip_average(model)
     assert averaged.input_shape == (1, 48, 48, 1) and averaged.output_shape == (1, 4)
-    assert np.isclose(averaged.predict(face(3), verbose=0).sum(), 1, atol=1e-5)
+    scores = averaged.predict(face(3), verbose=0)
+    assert np.isclose(scores.sum(), 1, atol=1e-5)
+    assert np.allclose(averaged.predict(face(3)[:, :, ::-1], verbose=0), scores, atol=1e-5)  # a mirror scores the same
