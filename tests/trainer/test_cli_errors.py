@@ -30,11 +30,15 @@ def one_line_error(capsys) -> str:
         (["eda", "{tmp}/hollow", "--out", "{tmp}/eda"], "hollow: no images in any <split>/<class> folder"),
         (["train", "--data", "{data}", "--out", "{tmp}/run"], "train split: 8 images, fewer than one batch"),
         (["train", "--resume", "--data", "{data}", "--out", "{tmp}/empty"], "empty: nothing to resume (no config.json)"),
+        (["train", "--data", "{data}", "--manifest", "{tmp}/other.csv", "--out", "{tmp}/run"], "other.csv: not a manifest (expected columns"),
+        (["train", "--data", "{data}", "--manifest", "{tmp}/dropped.csv", "--out", "{tmp}/run"], "dropped.csv: no kept files for split 'train'"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
     values = {"missing": tmp_path / "missing", "tmp": tmp_path, "data": data}
     (tmp_path / "empty").mkdir()
+    (tmp_path / "other.csv").write_text("file,label\ntrain/happy/0.jpg,happy\n")
+    (tmp_path / "dropped.csv").write_text("split,label,path,keep,reason\ntrain,happy,train/happy/0.jpg,0,duplicate\n")
     for split in ("train", "validation", "test"):
         for label in ("happy", "neutral", "sad", "surprise"):
             (tmp_path / "hollow" / split / label).mkdir(parents=True)
