@@ -50,6 +50,11 @@ def edge_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "edge.cli", *args]
 
 
+def run_edge(*args: str, timeout: float = 60, cwd: Path | str | None = None) -> subprocess.CompletedProcess:
+    """``edge ARGS`` to completion, its output captured as text."""
+    return subprocess.run(edge_command(*args), capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
 class Opened:
     """A fixture's factory that remembers what it made, so teardown can close all of it:
     ``with Opened(Thing, Thing.close) as make: yield make``."""

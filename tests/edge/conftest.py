@@ -9,9 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import LABELS, REPO, SAMPLES, edge_command, face_video
-
-__all__ = ["LABELS", "REPO", "SAMPLES", "edge_command", "sample_frames"]  # test_bench.py imports these from here
+from tests.support import SAMPLES, face_video
 
 
 def sample_frames() -> list[np.ndarray]:

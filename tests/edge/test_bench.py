@@ -18,7 +18,7 @@ from edge.scores import classification_scores as scores
 from edge.classifier import EmotionClassifier
 from edge.cli import main
 from edge.config import BUNDLED_MODEL
-from tests.edge.conftest import LABELS, REPO, edge_command
+from tests.support import LABELS, REPO, run_edge
 from tests.synthetic import make_dataset
 
 FLOAT_TWIN = BUNDLED_MODEL.with_name("emotion_float.tflite")
@@ -29,8 +29,7 @@ STAGES = {"decode", "detect", "classify", "track", "publish", "frame"}
 def run_bench(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     """The real command, from a folder without config.yaml (so: every default), JSON written beside."""
     out = tmp_path / "bench.json"
-    result = subprocess.run(edge_command("bench", *QUICK, "--json", str(out), *args), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = run_edge("bench", *QUICK, "--json", str(out), *args, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     return result, json.loads(out.read_text())
 
@@ -133,8 +132,7 @@ def test_bench_keys_in_the_config_file_and_flags_over_them(tmp_path):
     config.write_text("edge:\n  bench:\n    frames: 4\n    faces: [1]\n    threads: [2]\n    repeats: 5\n"
                       "    peers: [no-such-peer.tflite]\n    json: out.json\n    event_every_frame: true\n")
     peer = f"{FLOAT_TWIN}:labels={','.join(LABELS)}"
-    result = subprocess.run(edge_command("bench", "--config", str(config), "--threads", "1", "--peer", peer),
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = run_edge("bench", "--config", str(config), "--threads", "1", "--peer", peer, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     report = json.loads((folder / "out.json").read_text())
     (row,) = report["pipeline"]
@@ -167,8 +165,7 @@ def test_dataset_root_without_split_says_so(tmp_path, capsys):
 
 
 def test_unknown_flag_exits_2_without_traceback():
-    result = subprocess.run(edge_command("bench", "--no-such-flag"), cwd=REPO, capture_output=True, text=True,
-                            timeout=60)
+    result = run_edge("bench", "--no-such-flag", cwd=REPO)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--no-such-flag" in result.stderr.strip().splitlines()[-1]
 

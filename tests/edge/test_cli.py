@@ -12,7 +12,7 @@ import pytest
 from edge.config import load
 from edge.errors import UserError
 from edge.publisher import build_client, read_password
-from tests.support import SAMPLES, edge_command, edge_config
+from tests.support import SAMPLES, edge_config, run_edge
 
 
 def test_edge_never_imports_tensorflow():
@@ -26,8 +26,7 @@ def test_edge_never_imports_tensorflow():
 def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
     config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"),
                           extra="    snapshots: true\n")
-    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
-                            text=True, timeout=60)
+    result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 0, result.stderr
     (event,) = [json.loads(line) for line in result.stdout.splitlines()]
     crop = cv2.imdecode(np.frombuffer(base64.b64decode(event["snapshot"]), np.uint8), cv2.IMREAD_UNCHANGED)
@@ -37,7 +36,7 @@ def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
 def test_stdout_output_from_the_config_file_alone(tmp_path, emotion_model):
     """``edge.output: stdout`` does what ``--stdout`` does: every CLI option is also a config key."""
     config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"), extra="  output: stdout\n")
-    result = subprocess.run(edge_command("run", "--config", str(config)), capture_output=True, text=True, timeout=60)
+    result = run_edge("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
     (event,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert event["camera"] == "cam" and event["reason"] == "appeared"
@@ -45,16 +44,14 @@ def test_stdout_output_from_the_config_file_alone(tmp_path, emotion_model):
 
 def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
     config = edge_config(tmp_path, emotion_model, str(SAMPLES))
-    result = subprocess.run(edge_command("run", "--config", str(config), "--camera", "attic", "--stdout"),
-                            capture_output=True, text=True, timeout=60)
+    result = run_edge("run", "--config", str(config), "--camera", "attic", "--stdout")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "edge: error: --camera attic: no such camera in the config (configured: cam)"
 
 
 def test_no_camera_is_one_line_exit_2(tmp_path, emotion_model):
     (tmp_path / "c.yaml").write_text(f"edge:\n  model: {emotion_model}\n  cameras: []\n")
-    result = subprocess.run(edge_command("run", "--config", str(tmp_path / "c.yaml"), "--stdout"),
-                            capture_output=True, text=True, timeout=60)
+    result = run_edge("run", "--config", str(tmp_path / "c.yaml"), "--stdout")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "edge: error: edge.cameras: no camera configured (add one or pass --source)"
 
@@ -64,7 +61,7 @@ def test_corrupt_model_file_is_one_line_naming_it(tmp_path, emotion_model):
     broken.write_bytes(emotion_model.read_bytes()[:2000])  # a copy cut short
     broken.with_suffix(".json").write_text(emotion_model.with_suffix(".json").read_text())
     config = edge_config(tmp_path, broken, str(SAMPLES))
-    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True, text=True, timeout=60)
+    result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"edge: error: {broken}: not a usable TFLite model"), line

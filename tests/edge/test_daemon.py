@@ -8,13 +8,9 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from edge.events import EVENT_FIELDS, REASONS
-from tests.support import LABELS, SAMPLES, edge_command, edge_config
+from tests.support import LABELS, SAMPLES, edge_command, edge_config, run_edge
 
 TOPIC = "emotion/test-dev/cam"
-
-
-def run_edge(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(edge_command(*args), capture_output=True, text=True, timeout=timeout)
 
 
 def check_event(event: dict) -> None:
@@ -66,8 +62,7 @@ def test_relative_source_in_the_config_is_relative_to_the_config_file(tmp_path, 
     (tmp_path / "frames").mkdir()
     (tmp_path / "frames" / "face.jpg").write_bytes((SAMPLES / "astronaut_1.jpg").read_bytes())
     config = edge_config(tmp_path, emotion_model, "frames")
-    result = subprocess.run(edge_command("run", "--config", str(config), "--stdout"), capture_output=True,
-                            text=True, timeout=60, cwd="/")
+    result = run_edge("run", "--config", str(config), "--stdout", cwd="/")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1
 
@@ -155,7 +150,7 @@ def test_demo_with_the_bundled_model_and_config(tmp_path):
     from tests.support import REPO
 
     labels = json.loads(BUNDLED_MODEL.with_suffix(".json").read_text())["labels"]
-    result = subprocess.run(edge_command("run", "--stdout"), capture_output=True, text=True, timeout=60, cwd=REPO)
+    result = run_edge("run", "--stdout", cwd=REPO)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(events) >= 3 and all(e["emotion"] in labels and e["camera"] == "sample" for e in events)
