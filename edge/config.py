@@ -5,6 +5,7 @@ Defaults here are the measured, recommended ones, so an empty section runs the b
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -29,6 +30,14 @@ def index_as_text(value: object) -> object:
 
 
 SourceUri = Annotated[str, BeforeValidator(index_as_text), Field(min_length=1)]
+
+
+def is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
@@ -94,6 +103,15 @@ class MqttConfig(Strict):
     keepalive_s: int = Field(30, ge=5)
 
     _resolve = field_validator("password_file")(resolve_path)
+
+    @field_validator("host")
+    @classmethod
+    def _bare_host(cls, host: str) -> str:
+        """paho takes a bare name or address; "mqtt://broker:1883" would only fail later, at connect, as
+        an endless retry."""
+        if not host or any(char.isspace() or char in "/[]" for char in host) or (":" in host and not is_ipv6(host)):
+            raise ValueError(f"{host!r} is not a host name or IP address (the port goes in edge.mqtt.port)")
+        return host
 
     @model_validator(mode="after")
     def _password_needs_username(self) -> "MqttConfig":

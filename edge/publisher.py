@@ -158,10 +158,7 @@ class MqttPublisher:
 
     def start(self) -> None:
         """Connect in the background: a broker that is down does not block or kill the daemon."""
-        try:
-            self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
-        except ValueError as exc:
-            raise UserError(f"edge.mqtt.host: {exc}") from None
+        self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
         if self.outbox.depth:
             log.info("outbox %s: %d message(s) from before the restart go out first", self.outbox.path, self.outbox.depth)
         self._sender.start()

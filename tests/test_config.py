@@ -29,6 +29,8 @@ def test_repository_config_is_valid():
     [
         ("edge:\n  mqtt:\n    port: abc\n", "edge.mqtt.port: Input should be a valid integer"),
         ("edge:\n  mqtt:\n    prot: 1883\n", "edge.mqtt.prot: unknown key"),
+        ("edge:\n  mqtt:\n    host: ''\n", "edge.mqtt.host: Value error, '' is not a host name or IP address"),
+        ("edge:\n  mqtt:\n    host: mqtt://broker:1883\n", "(the port goes in edge.mqtt.port)"),
         ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
         ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
         ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
