@@ -14,10 +14,12 @@ import numpy as np  # noqa: E402
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
+    """A phase's ``history.csv``, one row per epoch. A run killed after logging an epoch but before backing it
+    up trains that epoch again on ``--resume`` and logs it twice: the later row is the training that went on."""
     if not path.exists():
         return {}
     with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        rows = list({row["epoch"]: row for row in csv.DictReader(handle)}.values())
     return {key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in (rows[0] if rows else {})}
 
 

@@ -88,10 +88,18 @@ class SelectOnValidation(keras.callbacks.Callback):
         logs["val_accuracy"], logs["val_macro_f1"] = scores["accuracy"], scores["macro_f1"]
         if logs["val_macro_f1"] > self.best:
             self.best = logs["val_macro_f1"]
-            self.model.save_weights(self.folder / WEIGHTS)
-            record = {"epoch": epoch + 1, "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]}
-            (self.folder / RECORD).write_text(json.dumps(record, indent=2))
+            self.save_selection({"epoch": epoch + 1, "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]})
         print(f"  epoch {epoch + 1}: val_accuracy {logs['val_accuracy']:.4f} val_macro_f1 {logs['val_macro_f1']:.4f} (best {self.best:.4f})", flush=True)
+
+    def save_selection(self, record: dict) -> None:
+        """Weights, then their record, each written aside and renamed into place: a run killed mid-write
+        (a session's end, a power cut) keeps the previous best intact for ``--resume`` and export."""
+        partial = self.folder / f"partial.{WEIGHTS}"
+        self.model.save_weights(partial)
+        partial.replace(self.folder / WEIGHTS)
+        partial = self.folder / f"partial.{RECORD}"
+        partial.write_text(json.dumps(record, indent=2))
+        partial.replace(self.folder / RECORD)
 
 
 def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:

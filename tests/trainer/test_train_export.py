@@ -6,6 +6,10 @@ One run (module-scoped) feeds every test here: training even a tiny model costs 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +126,32 @@ def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
     assert main(["--config", str(config), "train", "--resume", "--epochs", "9"]) == 2  # another schedule
     err = capsys.readouterr().err
     assert "train.epochs: 8 -> 9" in err and "config.json" in err
+
+
+def test_a_run_killed_mid_training_resumes_where_it_stopped(exported, capfd):
+    """SIGKILL (a session's end, a power cut) once two epochs are logged and backed up; ``--resume`` must go on
+    from the backup, not from epoch 1, and leave one history row per epoch and a finished run."""
+    from trainer.figures import read_history
+
+    config, run = write_config(exported), exported / "interrupted"
+    train = ["--config", str(config), "train", "--out", str(run), "--epochs", "6"]
+    trainer = subprocess.Popen([sys.executable, "-m", "trainer.cli", *train], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while len(read_history(run / "float/history.csv").get("epoch", [])) < 2 or not (run / "float/backup").is_dir():
+        assert trainer.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
+        time.sleep(0.1)
+    os.killpg(trainer.pid, signal.SIGKILL)
+    trainer.wait()
+    assert not (run / "float/done").exists()
+    capfd.readouterr()
+
+    assert main([*train, "--resume"]) == 0
+    resumed = [line for line in capfd.readouterr().out.splitlines() if line.startswith("Epoch ")]
+    assert resumed[0] != "Epoch 1/6" and resumed[0].endswith("/6"), resumed
+    assert read_history(run / "float/history.csv")["epoch"] == [0, 1, 2, 3, 4, 5]
+    assert (run / "qat/done").exists() and (run / "curves.png").exists()
+    assert list((run / "float/backup").iterdir()) == [], "a finished phase keeps no backup"
 
 
 def test_evaluate_reads_a_tflite_file_in_its_own_label_order(exported, capsys):
