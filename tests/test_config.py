@@ -35,6 +35,7 @@ def test_repository_config_is_valid():
         ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
         ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
         ("trainer:\n  model:\n    alpha: -1\n", "trainer.model.alpha: Input should be greater than 0"),
+        ("trainer:\n  train: {epochs: 5, average_last: 6}\n", "trainer.train: Value error, average_last 6 is more"),
         ("trainer:\n  classes: [a, a]\n", "trainer: Value error, classes must be distinct"),
         ("edgee:\n  threads: 2\n", "edgee: unknown section"),
         ("edge: [1, 2\n", "invalid YAML"),

@@ -76,7 +76,16 @@ class TrainConfig(PathFields):
         4096, ge=0, description="unaugmented training images whose statistics replace BatchNorm's running ones before each validation; 0 keeps Keras' running averages"
     )
     init_weights: Optional[Path] = Field(None, description="float weights to start from (a warm restart of an earlier run)")
+    average_last: int = Field(
+        0, ge=0, description="stochastic weight averaging: the mean weights of the last N epochs are one more selection candidate; 0 disables"
+    )
     max_steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap for smoke runs")
+
+    @model_validator(mode="after")
+    def _average_within_schedule(self) -> "TrainConfig":
+        if self.average_last > self.epochs:
+            raise ValueError(f"average_last {self.average_last} is more than the {self.epochs} epochs")
+        return self
 
 
 class QatConfig(Strict):

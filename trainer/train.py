@@ -82,14 +82,19 @@ class SelectOnValidation(keras.callbacks.Callback):
         self.best = json.loads(record.read_text())["val_macro_f1"] if record.exists() else -1.0
 
     def on_epoch_end(self, epoch, logs=None):
+        scores = self.consider(f"epoch {epoch + 1}", {"epoch": epoch + 1})
+        logs["val_accuracy"], logs["val_macro_f1"] = scores["accuracy"], scores["macro_f1"]
+
+    def consider(self, name: str, record: dict) -> dict:
+        """Score the model's current weights as shipped and keep them if they are the best so far."""
         if len(self.calibration):
             recalibrate_batchnorm(self.model, self.calibration)
         scores = validation_scores(self.model, self.validation, self.settings.classes, self.settings.export.flip_average)
-        logs["val_accuracy"], logs["val_macro_f1"] = scores["accuracy"], scores["macro_f1"]
-        if logs["val_macro_f1"] > self.best:
-            self.best = logs["val_macro_f1"]
-            self.save_selection({"epoch": epoch + 1, "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]})
-        print(f"  epoch {epoch + 1}: val_accuracy {logs['val_accuracy']:.4f} val_macro_f1 {logs['val_macro_f1']:.4f} (best {self.best:.4f})", flush=True)
+        if scores["macro_f1"] > self.best:
+            self.best = scores["macro_f1"]
+            self.save_selection({**record, "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]})
+        print(f"  {name}: val_accuracy {scores['accuracy']:.4f} val_macro_f1 {scores['macro_f1']:.4f} (best {self.best:.4f})", flush=True)
+        return scores
 
     def save_selection(self, record: dict) -> None:
         """Weights, then their record, each written aside and renamed into place: a run killed mid-write
@@ -100,6 +105,44 @@ class SelectOnValidation(keras.callbacks.Callback):
         partial = self.folder / f"partial.{RECORD}"
         partial.write_text(json.dumps(record, indent=2))
         partial.replace(self.folder / RECORD)
+
+
+class AverageLastEpochs(keras.callbacks.Callback):
+    """Stochastic weight averaging: the mean of the weights after each of the phase's last ``count`` epochs,
+    offered to the selection as one more candidate when the phase ends.
+
+    At a low learning rate the weights wander around a wide optimum and the validation score moves by half a
+    point from epoch to epoch; their mean sits nearer its centre. BatchNorm statistics of the mean are
+    re-measured by the selection like any epoch's. The running mean is saved after every epoch it takes in,
+    so ``--resume`` carries it on; an epoch redone after a kill is not counted twice.
+    """
+
+    def __init__(self, selection: SelectOnValidation, first_epoch: int, folder: Path):
+        super().__init__()
+        self.selection, self.first_epoch, self.path = selection, first_epoch, folder / "average.npz"
+        self.mean, self.epochs = None, []
+        if self.path.exists():
+            with np.load(self.path) as saved:
+                self.epochs = [int(epoch) for epoch in saved["epochs"]]
+                self.mean = [saved[f"w{index}"] for index in range(len(saved.files) - 1)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch < self.first_epoch or epoch in self.epochs:
+            return
+        weights = self.model.get_weights()
+        self.epochs.append(epoch)
+        share = 1 / len(self.epochs)
+        self.mean = weights if self.mean is None else [m + (w - m) * share for m, w in zip(self.mean, weights)]
+        partial = self.path.with_suffix(".partial.npz")
+        np.savez(partial, epochs=np.array(self.epochs), **{f"w{index}": w for index, w in enumerate(self.mean)})
+        partial.replace(self.path)
+
+    def on_train_end(self, logs=None):
+        if self.mean is None:
+            return
+        self.model.set_weights(self.mean)
+        name = f"mean of epochs {self.epochs[0] + 1}-{self.epochs[-1] + 1}"
+        self.selection.consider(name, {"epoch": name, "averaged_epochs": len(self.epochs)})
 
 
 def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
@@ -121,8 +164,12 @@ RESUMED_SECTIONS = ("classes", "model", "train", "qat", "distill")  # what shape
 
 def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
     """``--resume`` continues the run as it was started: a changed schedule, batch size or teacher list
-    would silently train a different run under the old one's name, so any change is refused, named."""
+    would silently train a different run under the old one's name, so any change is refused, named. A key
+    added to the trainer since the run started counts as unchanged at its default (the run trained without it)."""
     saved, current = saved_run(run_dir), json.loads(settings.model_dump_json())
+    defaults = json.loads(TrainerConfig().model_dump_json())
+    saved = {**saved, **{section: {**defaults[section], **saved[section]}
+                         for section in RESUMED_SECTIONS if isinstance(saved.get(section), dict)}}
     for tree in (saved, current):
         tree.get("train", {}).pop("out_dir", None)  # the run folder itself may have moved
     changed = [key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)]
@@ -145,10 +192,14 @@ def calibration_sample(train: Split, settings: TrainerConfig) -> np.ndarray:
     return train.images[order[: settings.train.bn_recalibration]]
 
 
-def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig) -> list:
+def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig,
+                    epochs: int, average_last: int) -> list:
     """Order matters: selection first, so the logs the others see already hold the validation scores."""
+    selection = SelectOnValidation(validation, settings, phase_dir, calibration_sample(train, settings))
+    averaging = [AverageLastEpochs(selection, epochs - average_last, phase_dir)] if average_last else []
     return [
-        SelectOnValidation(validation, settings, phase_dir, calibration_sample(train, settings)),
+        selection,
+        *averaging,
         keras.callbacks.EarlyStopping("val_macro_f1", mode="max", patience=settings.train.patience),
         keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / phase_dir.name), write_graph=False),
@@ -177,7 +228,8 @@ def load_teachers(train: Split, settings: TrainerConfig) -> list[keras.Model]:
     return teachers
 
 
-def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int) -> None:
+def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int,
+              average_last: int = 0) -> None:
     """Fit one phase (float or QAT), resumable; skipped when the phase already finished."""
     if (phase_dir / "done").exists():
         print(f"{phase_dir.name}: already trained, skipping", flush=True)
@@ -193,7 +245,7 @@ def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: S
         epochs=epochs,
         steps_per_epoch=steps,
         class_weight=class_weights(train.labels, len(settings.classes)) if settings.train.class_weighting else None,
-        callbacks=phase_callbacks(phase_dir, run_dir, train, validation, settings),
+        callbacks=phase_callbacks(phase_dir, run_dir, train, validation, settings, epochs, average_last),
         verbose=1 if sys.stdout.isatty() else 2,
     )
     (phase_dir / "done").write_text(json.dumps({"seconds": round(time.time() - started, 1)}))
@@ -269,7 +321,8 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
             raise UserError(f"{settings.train.init_weights}: train.init_weights file not found")
         model.load_weights(settings.train.init_weights)
     compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
-    fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs)
+    fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs,
+              settings.train.average_last)
     return finish_with_qat(run_dir, train, validation, settings)
 
 

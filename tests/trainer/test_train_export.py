@@ -26,7 +26,8 @@ TINY = """
 trainer:
   data_dir: {data}
   model: {{input_size: 48, alpha: 0.35, stem_stride: 1, last_channels: 64, dropout: 0.0}}
-  train: {{out_dir: {run}, epochs: 8, batch_size: 16, learning_rate: 0.01, label_smoothing: 0.0, augment: 0.0, patience: 8}}
+  train: {{out_dir: {run}, epochs: 8, batch_size: 16, learning_rate: 0.01, label_smoothing: 0.0, augment: 0.0, patience: 8,
+          average_last: 3}}
   qat: {{epochs: 1, learning_rate: 0.0005}}
   export: {{out: {out}, calibration_samples: 32, max_int8_drop: 0.05}}
 """
@@ -53,6 +54,8 @@ def test_training_learns_and_selects_on_validation(exported):
     assert record["val_accuracy"] > 0.7, record  # chance is 0.25
     for artefact in ("config.json", "float/history.csv", "qat/best.weights.h5", "curves.png"):
         assert (exported / "run" / artefact).exists(), artefact
+    with np.load(exported / "run/float/average.npz") as average:
+        assert list(average["epochs"]) == [5, 6, 7]  # the last 3 of 8 epochs, a selection candidate
 
 
 def test_int8_file_contract(exported):
