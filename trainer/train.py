@@ -108,8 +108,8 @@ class SelectOnValidation(keras.callbacks.Callback):
 
 
 class AverageLastEpochs(keras.callbacks.Callback):
-    """Stochastic weight averaging: the mean of the weights after each of the phase's last ``count`` epochs,
-    offered to the selection as one more candidate when the phase ends.
+    """Stochastic weight averaging: the mean of the weights after each epoch from ``first_epoch`` (0-based) to
+    the phase's last, offered to the selection as one more candidate when the phase ends.
 
     At a low learning rate the weights wander around a wide optimum and the validation score moves by half a
     point from epoch to epoch; their mean sits nearer its centre. BatchNorm statistics of the mean are

@@ -132,8 +132,9 @@ def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
 
 
 def test_a_run_killed_mid_training_resumes_where_it_stopped(exported, capfd):
-    """SIGKILL (a session's end, a power cut) once two epochs are logged and backed up; ``--resume`` must go on
-    from the backup, not from epoch 1, and leave one history row per epoch and a finished run."""
+    """SIGKILL (a session's end, a power cut) once two epochs are logged (the first, at least, backed up);
+    ``--resume`` must go on from the backup, not from epoch 1, and leave one history row per epoch and a
+    finished run."""
     from trainer.figures import read_history
 
     config, run = write_config(exported), exported / "interrupted"
