@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Annotated, Callable, Literal, Optional
@@ -32,9 +33,13 @@ def index_as_text(value: object) -> object:
 SourceUri = Annotated[str, BeforeValidator(index_as_text), Field(min_length=1)]
 
 
-def is_ipv6(text: str) -> bool:
+HOST_NAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def is_ip_address(text: str) -> bool:
+    """IPv4 or IPv6 (a link-local IPv6 address may carry its ``%interface``)."""
     try:
-        ipaddress.IPv6Address(text)
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True
@@ -107,11 +112,16 @@ class MqttConfig(Strict):
     @field_validator("host")
     @classmethod
     def _bare_host(cls, host: str) -> str:
-        """paho takes a bare name or address; "mqtt://broker:1883" would only fail later, at connect, as
-        an endless retry."""
-        if not host or any(char.isspace() or char in "/[]" for char in host) or (":" in host and not is_ipv6(host)):
+        """paho takes a bare name or address; "mqtt://broker:1883" or "user@broker" would only fail later,
+        at connect, as an endless retry."""
+        if not (is_ip_address(host) or (len(host) <= 253 and HOST_NAME.match(host))):
             raise ValueError(f"{host!r} is not a host name or IP address (the port goes in edge.mqtt.port)")
         return host
+
+    @property
+    def address(self) -> str:
+        """host:port for messages, an IPv6 address in brackets."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @model_validator(mode="after")
     def _password_needs_username(self) -> "MqttConfig":

@@ -150,7 +150,7 @@ class MqttPublisher:
 
     @property
     def _where(self) -> str:
-        return f"{self.config.mqtt.host}:{self.config.mqtt.port}"
+        return self.config.mqtt.address
 
     @property
     def _ha_status_topic(self) -> str:

@@ -31,6 +31,8 @@ def test_repository_config_is_valid():
         ("edge:\n  mqtt:\n    prot: 1883\n", "edge.mqtt.prot: unknown key"),
         ("edge:\n  mqtt:\n    host: ''\n", "edge.mqtt.host: Value error, '' is not a host name or IP address"),
         ("edge:\n  mqtt:\n    host: mqtt://broker:1883\n", "(the port goes in edge.mqtt.port)"),
+        ("edge:\n  mqtt:\n    host: broker:1883\n", "edge.mqtt.host: Value error, 'broker:1883' is not"),
+        ("edge:\n  mqtt:\n    host: user@broker\n", "edge.mqtt.host: Value error, 'user@broker' is not"),
         ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
         ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
         ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
@@ -47,6 +49,13 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, expected):
         (edge_config if "trainer" not in text else trainer_config).load(path)
     message = str(caught.value)
     assert expected in message and "\n" not in message and str(path) in message
+
+
+@pytest.mark.parametrize("host, address", [("broker.local", "broker.local:1883"), ("192.168.1.20", "192.168.1.20:1883"),
+                                           ("::1", "[::1]:1883"), ("fe80::1%eth0", "[fe80::1%eth0]:1883"),
+                                           ("mosquitto_1", "mosquitto_1:1883")])
+def test_a_host_name_or_ip_address_is_a_broker_host(tmp_path, host, address):
+    assert edge_config.load(write(tmp_path, f"edge:\n  mqtt:\n    host: '{host}'\n")).mqtt.address == address
 
 
 def test_command_line_overrides_file_and_is_validated(tmp_path):

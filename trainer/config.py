@@ -77,7 +77,7 @@ class TrainConfig(PathFields):
     )
     init_weights: Optional[Path] = Field(None, description="float weights to start from (a warm restart of an earlier run)")
     average_last: int = Field(
-        0, ge=0, description="stochastic weight averaging: the mean weights of the last N epochs are one more selection candidate; 0 disables"
+        0, ge=0, description="stochastic weight averaging: the mean weights of the schedule's last N epochs (those reached, if stopped early) are one more selection candidate; 0 disables"
     )
     max_steps_per_epoch: Optional[int] = Field(None, ge=1, description="cap for smoke runs")
 

@@ -97,8 +97,8 @@ class SelectOnValidation(keras.callbacks.Callback):
         return scores
 
     def save_selection(self, record: dict) -> None:
-        """Weights, then their record, each written aside and renamed into place: a run killed mid-write
-        (a session's end, a power cut) keeps the previous best intact for ``--resume`` and export."""
+        """Weights, then their record, each written aside and renamed into place: a run killed while writing
+        (a session's end, a power cut) never leaves a half-written file for ``--resume`` and export."""
         partial = self.folder / f"partial.{WEIGHTS}"
         self.model.save_weights(partial)
         partial.replace(self.folder / WEIGHTS)
@@ -112,8 +112,9 @@ class AverageLastEpochs(keras.callbacks.Callback):
     the phase's last, offered to the selection as one more candidate when the phase ends.
 
     At a low learning rate the weights wander around a wide optimum and the validation score moves by half a
-    point from epoch to epoch; their mean sits nearer its centre. BatchNorm statistics of the mean are
-    re-measured by the selection like any epoch's. The running mean is saved after every epoch it takes in,
+    point from epoch to epoch; their mean sits nearer its centre. The selection scores the mean like any
+    epoch (with ``train.bn_recalibration``, on BatchNorm statistics re-measured for it). A run stopped early
+    averages the epochs of the window it reached. The running mean is saved after every epoch it takes in,
     so ``--resume`` carries it on; an epoch redone after a kill is not counted twice.
     """
 
@@ -141,8 +142,8 @@ class AverageLastEpochs(keras.callbacks.Callback):
         if self.mean is None:
             return
         self.model.set_weights(self.mean)
-        name = f"mean of epochs {self.epochs[0] + 1}-{self.epochs[-1] + 1}"
-        self.selection.consider(name, {"epoch": name, "averaged_epochs": len(self.epochs)})
+        first, last = self.epochs[0] + 1, self.epochs[-1] + 1
+        self.selection.consider(f"mean of epochs {first}-{last}", {"epoch": None, "averaged_epochs": [first, last]})
 
 
 def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
@@ -166,16 +167,25 @@ def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
     """``--resume`` continues the run as it was started: a changed schedule, batch size or teacher list
     would silently train a different run under the old one's name, so any change is refused, named. A key
     added to the trainer since the run started counts as unchanged at its default (the run trained without it)."""
-    saved, current = saved_run(run_dir), json.loads(settings.model_dump_json())
-    defaults = json.loads(TrainerConfig().model_dump_json())
-    saved = {**saved, **{section: {**defaults[section], **saved[section]}
-                         for section in RESUMED_SECTIONS if isinstance(saved.get(section), dict)}}
+    saved = with_defaults(saved_run(run_dir), json.loads(TrainerConfig().model_dump_json()))
+    current = json.loads(settings.model_dump_json())
     for tree in (saved, current):
         tree.get("train", {}).pop("out_dir", None)  # the run folder itself may have moved
     changed = [key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)]
     if changed:
         raise UserError(f"{run_dir}: --resume with settings other than the run's config.json ({', '.join(changed[:4])}); "
                         "resume with the config it was started with, or start a new run with --out")
+
+
+def with_defaults(saved: dict, defaults: dict) -> dict:
+    """``saved`` with every key it lacks, at any depth, taken from ``defaults``."""
+    merged = dict(saved)
+    for key, default in defaults.items():
+        if key not in merged:
+            merged[key] = default
+        elif isinstance(default, dict) and isinstance(merged[key], dict):
+            merged[key] = with_defaults(merged[key], default)
+    return merged
 
 
 def changed_keys(saved, current, prefix: str) -> list[str]:

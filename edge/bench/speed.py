@@ -96,8 +96,7 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     undelivered = 0 if delivered else publisher.unacked
     publisher.close()
     if not delivered:  # the figures would time a wait for a broker, not the pipeline
-        mqtt = config.mqtt
-        raise Unavailable(f"--mqtt: the broker at {mqtt.host}:{mqtt.port} did not acknowledge {undelivered} event(s) "
+        raise Unavailable(f"--mqtt: the broker at {config.mqtt.address} did not acknowledge {undelivered} event(s) "
                           f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)")
     frames = pipeline.frame_timings
     stages = {stage: percentiles_ms([t.get(stage, 0.0) for t in frames]) for stage in STAGES}

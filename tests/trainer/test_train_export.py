@@ -141,7 +141,7 @@ def test_a_run_killed_mid_training_resumes_where_it_stopped(exported, capfd):
     train = ["--config", str(config), "train", "--out", str(run), "--epochs", "6"]
     trainer = subprocess.Popen([sys.executable, "-m", "trainer.cli", *train], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while len(read_history(run / "float/history.csv").get("epoch", [])) < 2 or not (run / "float/backup").is_dir():
         assert trainer.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
         time.sleep(0.1)

@@ -40,7 +40,7 @@ def test_the_mean_of_the_last_epochs_is_offered_once_training_ends(tmp_path):
         end_epoch(callback, model, epoch, value)
     callback.on_train_end()
     (name, record, weights), = selection.offered
-    assert name == "mean of epochs 3-5" and record["averaged_epochs"] == 3
+    assert name == "mean of epochs 3-5" and record["averaged_epochs"] == [3, 5]
     assert all(np.allclose(w, 3.0) for w in weights)  # (1 + 2 + 6) / 3; epochs 1-2 left out
 
 
