@@ -149,10 +149,6 @@ class MqttPublisher:
         return discovery_messages(config, read_labels(config.model))
 
     @property
-    def _where(self) -> str:
-        return self.config.mqtt.address
-
-    @property
     def _ha_status_topic(self) -> str:
         return f"{self.config.homeassistant.discovery_prefix}/status"
 
@@ -203,7 +199,7 @@ class MqttPublisher:
             try:
                 info.wait_for_publish(OFFLINE_ACK_TIMEOUT_S)
             except RuntimeError:
-                log.warning("MQTT broker %s: could not publish 'offline' on shutdown", self._where)
+                log.warning("MQTT broker %s: could not publish 'offline' on shutdown", self.config.mqtt.address)
         self._connected = None  # a disconnect we asked for is not an outage to report
         self.client.disconnect()
         self.client.loop_stop()
@@ -318,7 +314,7 @@ class MqttPublisher:
         """Log state changes only, so an hour-long outage is one line, not one per retry."""
         if connected != self._connected:
             if connected:
-                log.info("MQTT broker %s: %s", self._where, why)
+                log.info("MQTT broker %s: %s", self.config.mqtt.address, why)
             else:
-                log.warning("MQTT broker %s: %s; retrying with backoff up to %d s", self._where, why, RECONNECT_MAX_S)
+                log.warning("MQTT broker %s: %s; retrying with backoff up to %d s", self.config.mqtt.address, why, RECONNECT_MAX_S)
         self._connected = connected

@@ -1,4 +1,5 @@
-"""``--resume`` compares the run's saved settings with the current ones, and only the ones that shape weights."""
+"""What ``--resume`` reads: the run's saved settings, compared with the current ones (only those that shape
+weights), and its training history, where an epoch trained again after a kill is logged twice."""
 
 import json
 import os
@@ -9,7 +10,10 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from edge.errors import UserError  # noqa: E402
 from trainer.config import TrainerConfig  # noqa: E402
+from trainer.figures import plot_training_curves, read_history  # noqa: E402
 from trainer.train import check_resumable  # noqa: E402
+
+HEADER = "epoch,accuracy,loss,val_accuracy,val_macro_f1\n"
 
 
 def saved_run(folder, edit) -> TrainerConfig:
@@ -35,3 +39,13 @@ def test_a_changed_setting_is_refused_by_name(tmp_path):
     with pytest.raises(UserError, match=r"train\.epochs: 50 -> 40") as caught:
         check_resumable(tmp_path, saved_run(tmp_path, other_schedule))
     assert "out_dir" not in str(caught.value)
+
+
+def test_an_epoch_logged_twice_keeps_its_later_row(tmp_path):
+    (tmp_path / "float").mkdir()
+    (tmp_path / "float/history.csv").write_text(
+        HEADER + "0,0.40,1.30,0.35,0.30\n1,0.50,1.20,0.45,0.40\n1,0.55,1.10,0.50,0.48\n2,0.60,1.00,0.55,0.52\n")
+    history = read_history(tmp_path / "float/history.csv")
+    assert history["epoch"] == [0, 1, 2]
+    assert history["val_macro_f1"] == [0.30, 0.48, 0.52]
+    assert plot_training_curves(tmp_path).stat().st_size > 0
