@@ -129,13 +129,14 @@ class MqttPublisher:
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = lambda *_: self._poke()
+        self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self._discovery = self._discovery_messages(config)
         self._wake = threading.Condition()
         self._due = True  # something to do for the sender: new messages, a connection or acknowledgements
         self._closing = False
         self._in_flight: list[tuple[mqtt.MQTTMessageInfo, int]] = []  # handed to paho, oldest first; sender only
+        self._acked: set[int] = set()  # message ids (mid) the broker acknowledged, not yet matched by the sender
         self._handed = 0  # the newest outbox id handed to paho by this process
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
         self._connected: bool | None = None
@@ -255,10 +256,15 @@ class MqttPublisher:
                 self._poke()  # more may be waiting: come back once acks make room
 
     def _collect_acks(self) -> None:
-        """Delete what the broker acknowledged (PUBACK/PUBCOMP); wake ``flush`` when something went."""
+        """Delete what the broker acknowledged (PUBACK/PUBCOMP); wake ``flush`` when something went.
+
+        Every message handed over is in ``_in_flight`` before this runs (the same thread hands them over),
+        so an acknowledged id matching none of them belongs to a message outside the outbox ("online")."""
+        with self._wake:
+            acked, self._acked = self._acked, set()
         waiting = []
         for info, message_id in self._in_flight:
-            if info.is_published():
+            if info.mid in acked:
                 self.outbox.ack(message_id)
             else:
                 waiting.append((info, message_id))
@@ -303,8 +309,20 @@ class MqttPublisher:
             log.info("Home Assistant is online: publishing discovery again")
             self._announce()
 
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        """Record the acknowledgement by message id. Not read from the ``MQTTMessageInfo``: paho calls this
+        before it marks the info published, and ``is_published()`` raises for a message first handed over
+        while the connection was dropping (paho kept it, re-sent it on reconnect, and the broker took it)."""
+        with self._wake:
+            self._acked.add(mid)
+            self._due = True
+            self._wake.notify_all()
+
     def _on_connect_fail(self, client, userdata) -> None:
-        self._set_connected(False, "unreachable")
+        """paho calls this inside its ``except OSError``, so the reason (refused, a failed name lookup, a
+        certificate that does not verify) is at hand and goes into the log line."""
+        reason = sys.exc_info()[1]
+        self._set_connected(False, f"unreachable ({one_line(reason)})" if reason else "unreachable")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._connected:
@@ -312,9 +330,9 @@ class MqttPublisher:
 
     def _set_connected(self, connected: bool, why: str) -> None:
         """Log state changes only, so an hour-long outage is one line, not one per retry."""
-        if connected != self._connected:
+        changed, self._connected = connected != self._connected, connected  # the sender reads it: set it first
+        if changed:
             if connected:
                 log.info("MQTT broker %s: %s", self.config.mqtt.address, why)
             else:
                 log.warning("MQTT broker %s: %s; retrying with backoff up to %d s", self.config.mqtt.address, why, RECONNECT_MAX_S)
-        self._connected = connected

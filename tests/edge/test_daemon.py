@@ -122,6 +122,7 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
     finally:
         process.kill()
     assert sum("unreachable" in line for line in first_lines + rest.splitlines()) == 1  # logged once
+    assert "unreachable (ConnectionRefusedError" in first_lines[-1]  # with the reason, not just the symptom
     printed = run_edge("run", "--config", str(config), "--stdout")
     assert printed.returncode == 0, printed.stderr
     expected = sorted((e["frame"], e["face_id"], e["reason"]) for e in map(json.loads, printed.stdout.splitlines()))
