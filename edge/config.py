@@ -53,7 +53,7 @@ def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
 
 
 class CameraConfig(Strict):
-    """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN``, ``picamera2``,
+    """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN`` (or ``/dev/v4l/by-id/...``), ``picamera2``,
     ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
 
     name: TopicName
@@ -62,10 +62,16 @@ class CameraConfig(Strict):
     _resolve = field_validator("source")(resolve_source)
 
 
+def is_v4l2_device(source: str) -> bool:
+    """A camera index or a device path: ``/dev/video0``, or a stable name such as ``/dev/v4l/by-id/...``
+    (what a device with two USB cameras wants, since their ``videoN`` numbers can swap at boot)."""
+    return source.isdigit() or source.startswith("/dev/")
+
+
 def is_local_path(source: str) -> bool:
-    """True for a video file or image folder; False for a camera index, /dev/video*, picamera2 or a URL."""
+    """True for a video file or image folder; False for a V4L2 device, picamera2 or a URL."""
     scheme = source.split("://", 1)[0].lower() if "://" in source else ""
-    return not (source.isdigit() or source.startswith("/dev/video") or source == "picamera2" or scheme in STREAM_SCHEMES)
+    return not (is_v4l2_device(source) or source == "picamera2" or scheme in STREAM_SCHEMES)
 
 
 class DetectorConfig(Strict):

@@ -1,5 +1,5 @@
-"""Frame sources, one URI each: a camera index or ``/dev/videoN`` (V4L2), ``picamera2``, an
-``rtsp://``/``http(s)://`` stream, a video file, or a folder of images.
+"""Frame sources, one URI each: a camera index or a V4L2 device path (``/dev/videoN``, ``/dev/v4l/by-id/...``),
+``picamera2``, an ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images.
 
 Two behaviours, because the two kinds of input want opposite things:
 
@@ -23,11 +23,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
-from edge.config import STREAM_SCHEMES
+from edge.config import STREAM_SCHEMES, is_v4l2_device
 from edge.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,21 @@ class Capture(Protocol):
     def release(self) -> None: ...
 
 
+def redacted(uri: str) -> str:
+    """The URI as logs and errors show it: a camera's password (``rtsp://admin:secret@cam/...``) hidden."""
+    parts = urlsplit(uri) if "://" in uri else None
+    if parts is None or parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 class Source:
     live = False
 
     def __init__(self, uri: str):
         self.uri = uri
+        self.shown = redacted(uri)  # what logs, errors and thread names say
         self.drops = 0  # live frames replaced by a newer one before the pipeline took them
         self.skipped = 0  # unreadable images or frames
 
@@ -159,7 +170,7 @@ class LiveSource(Source):
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         """The newest frame each time one arrives. If the grabber thread dies of something a reconnect
         cannot cure, this raises instead of waiting forever on a camera that will never deliver again."""
-        self._grabber = threading.Thread(target=self._grab_safely, name=f"grab {self.uri}", daemon=True)
+        self._grabber = threading.Thread(target=self._grab_safely, name=f"grab {self.shown}", daemon=True)
         self._grabber.start()
         while not stop.is_set() and not self._stopping.is_set():
             with self._fresh:
@@ -169,7 +180,7 @@ class LiveSource(Source):
             if frame is not None:
                 yield frame
         if self._error is not None:
-            raise UserError(f"{self.uri}: the frame grabber stopped ({self._error})")
+            raise UserError(f"{self.shown}: the frame grabber stopped ({self._error})")
 
     def close(self) -> None:
         self._stopping.set()
@@ -230,9 +241,9 @@ class LiveSource(Source):
         """Log transitions only: a camera unplugged for an hour is one warning, not thousands."""
         if connected != self.connected:
             if connected:
-                log.info("%s: %s", self.uri, why)
+                log.info("%s: %s", self.shown, why)
             else:
-                log.warning("%s: %s; retrying with backoff up to %g s", self.uri, why, BACKOFF_MAX_S)
+                log.warning("%s: %s; retrying with backoff up to %g s", self.shown, why, BACKOFF_MAX_S)
         self.connected = connected
 
 
@@ -268,10 +279,14 @@ class PiCamera:
     def __init__(self, picamera2: type, size: tuple[int, int] = (640, 480)):
         try:
             self.camera = picamera2()
+        except (RuntimeError, IndexError) as exc:
+            raise OSError(str(exc)) from None
+        try:
             # "RGB888" in libcamera's naming is B, G, R in memory: what OpenCV calls BGR.
             self.camera.configure(self.camera.create_video_configuration(main={"format": "RGB888", "size": size}))
             self.camera.start()
         except (RuntimeError, IndexError) as exc:
+            self.camera.close()  # else the camera stays acquired and every reopen finds it busy
             raise OSError(str(exc)) from None
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -289,10 +304,8 @@ def open_source(uri: str) -> Source:
     quiet_opencv()
     if uri == "picamera2":
         return LiveSource(uri, functools.partial(PiCamera, import_picamera2()))
-    if uri.isdigit():
-        return LiveSource(uri, open_opencv(int(uri), cv2.CAP_V4L2))
-    if uri.startswith("/dev/video"):
-        return LiveSource(uri, open_opencv(uri, cv2.CAP_V4L2))
+    if is_v4l2_device(uri):
+        return LiveSource(uri, open_opencv(int(uri) if uri.isdigit() else uri, cv2.CAP_V4L2))
     if uri.split("://", 1)[0].lower() in STREAM_SCHEMES:
         return LiveSource(uri, open_opencv(uri, cv2.CAP_FFMPEG))
     path = Path(uri)

@@ -87,6 +87,9 @@ def test_bench_paths_resolve_against_the_config_folder(tmp_path):
 def test_a_camera_index_may_be_a_yaml_number(tmp_path):
     path = write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: 0}\n")
     assert edge_config.load(path).cameras[0].source == "0"
+    by_id = "/dev/v4l/by-id/usb-cam-video-index0"  # a device: kept as it is, not resolved as a file
+    path = write(tmp_path, f"edge:\n  cameras:\n    - {{name: desk, source: {by_id}}}\n")
+    assert edge_config.load(path).cameras[0].source == by_id
     with pytest.raises(ConfigError, match="edge.cameras.0.source: Input should be a valid string"):
         edge_config.load(write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: true}\n"))
 

@@ -110,3 +110,52 @@ def test_a_grabber_that_dies_raises_in_the_camera_thread_instead_of_hanging():
     with pytest.raises(UserError, match="picamera2: the frame grabber stopped .RuntimeError: Camera frontend"):
         list(source.frames(threading.Event()))
     source.close()
+
+
+def test_a_stream_password_never_reaches_the_log_or_the_error(caplog):
+    """IP cameras take their credentials in the URL; the journal must not keep them."""
+    caplog.set_level(logging.INFO, logger="edge.sources")
+
+    def refuse():
+        raise OSError("no video from it")
+
+    source = LiveSource("rtsp://admin:s3cret@127.0.0.1:1/stream1", refuse)
+    assert source.shown == "rtsp://admin:***@127.0.0.1:1/stream1"
+    stop = threading.Event()
+    reader = threading.Thread(target=lambda: list(source.frames(stop)))
+    reader.start()
+    deadline = time.monotonic() + 5
+    while "cannot open" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    reader.join()
+    source.close()
+    assert "rtsp://admin:***@127.0.0.1:1/stream1: cannot open" in caplog.text
+    assert "s3cret" not in caplog.text and "s3cret" not in source._grabber.name
+
+
+def test_stable_device_paths_are_cameras_not_missing_files():
+    """/dev/v4l/by-id/... names one USB camera whatever videoN it gets at boot."""
+    assert isinstance(open_source("/dev/v4l/by-id/usb-Logitech_C920-video-index0"), LiveSource)
+    assert isinstance(open_source("/dev/video2"), LiveSource)
+
+
+def test_a_pi_camera_that_fails_to_start_is_released_for_the_next_attempt():
+    """Else picamera2 keeps it acquired and every reopen finds the camera busy."""
+    from edge.sources import PiCamera
+
+    class Picamera2:
+        closed = False
+
+        def create_video_configuration(self, main):
+            return main
+
+        def configure(self, configuration):
+            raise RuntimeError("Failed to configure camera")
+
+        def close(self):
+            Picamera2.closed = True
+
+    with pytest.raises(OSError, match="Failed to configure camera"):
+        PiCamera(Picamera2)
+    assert Picamera2.closed
