@@ -67,7 +67,10 @@ class EmotionClassifier:
         self._offset, self._gain = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
-        _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        shape = [int(v) for v in self._input["shape"]]
+        if len(shape) != 4 or shape[3] not in (1, 3):
+            raise UserError(f"{model}: input shape {shape} is not an image batch (1, height, width, 1 or 3 channels)")
+        _, self.height, self.width, self.channels = shape
         # The contract's int8 input (uint8, scale 1, zero point 0, one channel) takes the resized crop as it is.
         self._raw_pixels = (self._input["dtype"] == np.uint8 and tuple(self._input["quantization"]) == (1.0, 0)
                             and pixel_range == (0.0, 255.0) and self.channels == 1)

@@ -76,3 +76,20 @@ def test_raw_pixel_input_skips_the_float_round_trip_with_the_same_result(emotion
     assert fast._raw_pixels
     crop = np.random.default_rng(5).integers(0, 256, (150, 150), dtype=np.uint8)
     assert np.array_equal(fast._prepare(crop), general._prepare(crop))
+
+
+def test_a_model_whose_input_is_not_an_image_batch_is_one_clear_error(tmp_path):
+    """A peer or a configured model with, say, a (1, 48, 48) input: named, not a traceback."""
+    import os
+
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+    import tf_keras as keras
+
+    model = keras.Sequential([keras.Input((48, 48), batch_size=1), keras.layers.Flatten(),
+                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    path = tmp_path / "flat.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    path.with_suffix(".json").write_text(json.dumps({"labels": LABELS}))
+    with pytest.raises(UserError, match=r"flat.tflite: input shape \[1, 48, 48\] is not an image batch"):
+        EmotionClassifier(path)
