@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig
-from edge.errors import Unavailable
+from edge.errors import Unavailable, UserError
 from edge.pipeline import STAGES, CameraPipeline
 from edge.publisher import MqttPublisher
 
@@ -98,7 +98,11 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     if not delivered:  # the figures would time a wait for a broker, not the pipeline
         raise Unavailable(f"--mqtt: the broker at {config.mqtt.address} did not acknowledge {undelivered} event(s) "
                           f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)")
+    if pipeline.error is not None:  # figures of a pass cut short would pass for the pipeline's speed
+        raise UserError(f"{uri}: the pipeline stopped ({pipeline.error})")
     frames = pipeline.frame_timings
+    if not frames:
+        raise UserError(f"{uri}: no frame could be read ({pipeline.source.skipped} unreadable)")
     stages = {stage: percentiles_ms([t.get(stage, 0.0) for t in frames]) for stage in STAGES}
     stages["frame"] = percentiles_ms([sum(t.values()) for t in frames])
     return {

@@ -200,3 +200,11 @@ def test_mqtt_bench_without_a_broker_fails_instead_of_timing_the_wait(tmp_path, 
     assert main(["bench", "--config", str(config), "--mqtt"]) == 69
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"edge: error: --mqtt: the broker at 127.0.0.1:{port} did not acknowledge")
+
+
+def test_a_source_without_one_readable_frame_is_one_line_not_a_table_of_zeros(tmp_path, capsys):
+    (tmp_path / "faces").mkdir()
+    (tmp_path / "faces" / "a.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert main(["bench", "--source", str(tmp_path / "faces"), "--repeats", "10"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == f"edge: error: {tmp_path / 'faces'}: no frame could be read (1 unreadable)"
