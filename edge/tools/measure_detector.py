@@ -40,6 +40,15 @@ def pick_faces(root: Path, per_class: int, seed: int = 0) -> list[Path]:
     return picked
 
 
+def read_faces(paths: list[Path]) -> list[np.ndarray]:
+    """The picked crops in gray; an unreadable file is skipped and counted on stderr, not a traceback."""
+    faces = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in paths]
+    unreadable = [str(path) for path, face in zip(paths, faces) if face is None]
+    if unreadable:
+        print(f"measure_detector: skipped {len(unreadable)} unreadable image(s), e.g. {unreadable[0]}", file=sys.stderr)
+    return [face for face in faces if face is not None]
+
+
 def compose(face_gray: np.ndarray, height: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
     """A frame with the face at ``height`` px tall at a random position, and the face's box."""
     face = cv2.resize(face_gray, (height, height), interpolation=cv2.INTER_CUBIC)
@@ -60,14 +69,14 @@ def found(detections, truth: tuple) -> bool:
     return False
 
 
-def measure(model: str, faces: list[Path]) -> dict:
+def measure(model: str, faces: list[np.ndarray]) -> dict:
     detector = FaceDetector(model, threads=1, min_face_px=1)
     rng = np.random.default_rng(1)
     recall, timings = {}, []
     for height in FACE_HEIGHTS:
         hits = 0
-        for path in faces:
-            frame, truth = compose(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), height, rng)
+        for face in faces:
+            frame, truth = compose(face, height, rng)
             started = time.perf_counter()
             detections = detector.detect(frame)
             timings.append(time.perf_counter() - started)
@@ -93,16 +102,26 @@ def markdown(results: dict, count: int, source: Path) -> str:
     return "\n".join(lines)
 
 
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: not a whole number >= 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="measure_detector", description=__doc__.split("\n")[0])
     parser.add_argument("faces", type=Path, help="folder with one subfolder of face crops per class")
-    parser.add_argument("--per-class", type=int, default=100)
+    parser.add_argument("--per-class", type=positive, default=100)
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     if not args.faces.is_dir():
         print(f"measure_detector: error: {args.faces}: not a folder", file=sys.stderr)
         return 2
-    faces = pick_faces(args.faces, args.per_class)
+    faces = read_faces(pick_faces(args.faces, args.per_class))
+    if not faces:
+        print(f"measure_detector: error: {args.faces}: no face images in its class subfolders (give a split "
+              "folder, e.g. fer2013-4class/test)", file=sys.stderr)
+        return 2
     table = markdown({model: measure(model, faces) for model in SPECS}, len(faces), args.faces)
     print(table)
     if args.markdown:
