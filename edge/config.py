@@ -115,6 +115,15 @@ class MqttConfig(Strict):
 
     _resolve = field_validator("password_file")(resolve_path)
 
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_given_empty(cls, tls: object) -> object:
+        """A bare ``tls:`` reads as null, which would mean no TLS at all and the password sent in clear."""
+        if tls is None:
+            raise ValueError("empty: give its keys (ca_file: ...), or {} for TLS with the system's CAs; "
+                             "leave the key out for plain MQTT")
+        return tls
+
     @field_validator("host")
     @classmethod
     def _bare_host(cls, host: str) -> str:

@@ -4,10 +4,11 @@ With finite sources (files, folders) it runs until every frame is processed and 
 acknowledged every event, then exits 0. If the broker is down at that point it keeps retrying until it
 is back, until SIGTERM, or for at most ``edge.outbox.drain_timeout_s`` (then exit 1); whatever is still
 unacknowledged stays in the outbox and goes out first on the next start. With live sources it runs until
-signalled. A stop publishes "offline" and returns within about a second, well inside systemd's default
-stop timeout.
+signalled. A stop publishes "offline" and returns within about a second (plus up to paho's 5 s connect
+timeout if it is just then trying a broker that does not answer), well inside systemd's default stop timeout.
 
-Under systemd (``Type=notify``) it says READY=1 once the models are loaded and the cameras open, pings
+Under systemd (``Type=notify``) it says READY=1 once the models are loaded and the camera threads started
+(a live camera that is not there yet is retried in the background and logged, not waited for), pings
 the watchdog from the main loop, puts the latest stats in ``systemctl status`` and says STOPPING=1 when it
 shuts down. The Prometheus endpoint, when configured, serves the metrics the pipelines and publisher fill.
 """

@@ -18,10 +18,12 @@ API::
 
 from __future__ import annotations
 
+import errno
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from edge.config import MetricsConfig
-from edge.errors import Unavailable
+from edge.errors import Unavailable, UserError
 from edge.outbox import Outbox
 
 PREFIX = "emotion_edge"
@@ -65,7 +67,11 @@ class Metrics:
         try:
             self._server, _ = start_http_server(config.port, config.address, registry=self.registry)
         except OSError as exc:
-            raise Unavailable(f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
+            # A port still held or an address not up yet at boot may clear (exit 69, restarted); a name that
+            # does not resolve or a port below 1024 for an unprivileged service will not (exit 2).
+            transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL)
+            raise (Unavailable if transient else UserError)(
+                f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
         return True
 
     @property

@@ -10,7 +10,7 @@ only a power cut can lose the last few transactions, a fair trade against SD-car
 
 API (thread-safe; the pipeline threads put, the publisher's sender thread reads and acks)::
 
-    outbox = Outbox(path, max_messages)       # OutboxError (exit 69) if the file is not a database or not writable
+    outbox = Outbox(path, max_messages)       # OutboxError if the file is not a database or not writable
     message_id = outbox.put(topic, payload, qos, retain)
     for message in outbox.pending(limit, after=0):  # oldest first; Message(id, topic, payload, qos, retain)
         ...publish...; on the broker's ack: outbox.ack(message.id)
@@ -21,6 +21,7 @@ Ids are never reused (AUTOINCREMENT), so a late ack for a message that was dropp
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from edge.errors import Unavailable
+from edge.errors import Unavailable, UserError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -43,8 +44,25 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
 """
 
 
-class OutboxError(Unavailable):
-    """The outbox database cannot be opened or written (corrupt file, read-only or full disk)."""
+# Failures no restart cures: the file is not a database, or the service may not write where it is.
+LASTING_SQLITE = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"}
+LASTING_ERRNO = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}  # EEXIST: a file where its folder goes
+
+
+class OutboxError(UserError):
+    """The outbox database cannot be opened or written. A full disk or an I/O error may clear, so it exits
+    69 and systemd restarts the daemon; a corrupt file or a path the service may not write (read-only under
+    ``ProtectSystem=strict``) exits 2, which the unit does not restart every 5 s forever."""
+
+    def __init__(self, message: str, lasting: bool):
+        super().__init__(message)
+        self.exit_code = UserError.exit_code if lasting else Unavailable.exit_code
+
+
+def is_lasting(exc: Exception) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorname", "") in LASTING_SQLITE  # the name is there from Python 3.11
+    return getattr(exc, "errno", None) in LASTING_ERRNO
 
 
 @dataclass(frozen=True)
@@ -86,7 +104,8 @@ class Outbox:
         try:
             yield
         except (sqlite3.Error, OSError) as exc:
-            raise OutboxError(f"{self.path}: cannot {action} the outbox database ({exc}); check edge.outbox.path") from None
+            raise OutboxError(f"{self.path}: cannot {action} the outbox database ({exc}); check edge.outbox.path",
+                              is_lasting(exc)) from None
 
     @contextmanager
     def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:

@@ -1,8 +1,9 @@
 """systemd service notifications (sd_notify) without a dependency: readiness, watchdog pings, stopping.
 
 The unit is ``Type=notify`` with ``WatchdogSec=``: systemd considers the daemon started only once it says
-``READY=1`` (model loaded, cameras open), and restarts it when the pings stop, which catches a hung
-camera read or a wedged inference that a plain crash-restart would never see. The protocol is one datagram
+``READY=1`` (models loaded, camera threads started), and restarts it when the pings stop, which catches
+a wedged main loop or inference that a plain crash-restart would never see (a camera that stops delivering
+is the grabber's to reopen: its reads time out). The protocol is one datagram
 to the unix socket named by ``$NOTIFY_SOCKET`` (``@name`` is the abstract namespace). Outside systemd
 every call is a no-op that returns False, so the same code runs from a terminal.
 

@@ -33,6 +33,7 @@ def test_repository_config_is_valid():
         ("edge:\n  mqtt:\n    host: mqtt://broker:1883\n", "(the port goes in edge.mqtt.port)"),
         ("edge:\n  mqtt:\n    host: broker:1883\n", "edge.mqtt.host: Value error, 'broker:1883' is not"),
         ("edge:\n  mqtt:\n    host: user@broker\n", "edge.mqtt.host: Value error, 'user@broker' is not"),
+        ("edge:\n  mqtt:\n    tls:\n", "edge.mqtt.tls: Value error, empty: give its keys (ca_file: ...), or {} for TLS"),
         ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
         ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
         ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
@@ -62,6 +63,7 @@ def test_command_line_overrides_file_and_is_validated(tmp_path):
     path = write(tmp_path, "edge:\n  mqtt:\n    host: broker\n    port: 1884\n")
     settings = edge_config.load(path, {"mqtt.port": 1999, "mqtt.host": None})
     assert (settings.mqtt.host, settings.mqtt.port) == ("broker", 1999)
+    assert edge_config.load(write(tmp_path, "edge:\n  mqtt:\n    tls: {}\n")).mqtt.tls.ca_file is None  # system CAs
     with pytest.raises(ConfigError, match="edge.mqtt.port"):
         edge_config.load(path, {"mqtt.port": 70000})
 

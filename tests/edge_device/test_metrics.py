@@ -66,6 +66,12 @@ def test_port_in_use_is_one_line_error_that_systemd_retries(metrics):
     assert raised.value.exit_code == 69  # a port still held by the last run frees itself: not a config error
 
 
+def test_an_address_that_does_not_resolve_is_a_config_error_not_restarted(metrics):
+    with pytest.raises(UserError, match=r"edge.metrics: cannot serve on no-such-host.invalid:9108") as raised:
+        metrics.serve(MetricsConfig(port=9108, address="no-such-host.invalid"))
+    assert raised.value.exit_code == 2  # systemd's RestartPreventExitStatus=2: no restart loop
+
+
 def test_running_daemon_serves_its_metrics(tmp_path, shipped_model, daemons):
     """One scrape of ``edge run`` with ``edge.metrics.port``: the sample frames, stage latencies, the outbox
     holding the events for a broker that does not listen."""

@@ -90,6 +90,19 @@ def test_corrupt_database_is_one_line_user_error(tmp_path):
         Outbox(path, max_messages=10)
     message = str(error.value)
     assert "\n" not in message and str(path) in message and "edge.outbox.path" in message
+    assert error.value.exit_code == 2  # no restart cures it, so systemd must not retry it every 5 s
+
+
+def test_a_full_disk_is_retried_and_a_read_only_one_is_not():
+    import errno
+    import sqlite3
+
+    from edge.outbox import is_lasting
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorname = "SQLITE_FULL"
+    assert not is_lasting(full) and not is_lasting(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_lasting(OSError(errno.EROFS, "Read-only file system"))
 
 
 def test_unwritable_path_is_one_line_user_error(tmp_path):
@@ -98,7 +111,7 @@ def test_unwritable_path_is_one_line_user_error(tmp_path):
     path = blocker / "outbox.db"  # works as root too: a regular file cannot hold a folder
     with pytest.raises(UserError) as error:
         Outbox(path, max_messages=10)
-    assert "\n" not in str(error.value) and str(path) in str(error.value)
+    assert "\n" not in str(error.value) and str(path) in str(error.value) and error.value.exit_code == 2
 
 
 def test_default_path_is_systemds_state_directory_else_xdg(monkeypatch, tmp_path):
