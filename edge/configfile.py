@@ -121,8 +121,10 @@ def load_section(
     try:
         return model.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
-        given = {key for key, value in (overrides or {}).items() if value is not None}
-        raise ConfigError(describe(exc, section, "command line" if blamed_key(exc) in given else source)) from None
+        blamed = blamed_key(exc)
+        from_flag = any(blamed == key or blamed.startswith(f"{key}.")  # a list's item: bench.threads.0
+                        for key, value in (overrides or {}).items() if value is not None)
+        raise ConfigError(describe(exc, section, "command line" if from_flag else source)) from None
 
 
 def blamed_key(error: ValidationError) -> str:

@@ -114,6 +114,7 @@ def test_scores_by_hand():
     (["--split", "test"], r"edge.bench.split: Value error, needs data.*\(--data\)"),
     (["--json", "no/such/folder/out.json"], "--json /.*/no/such/folder/out.json: folder"),
     (["--frames", "0"], "edge.bench.frames: Input should be greater than or equal to 1"),
+    (["--threads", "100"], "command line: edge.bench.threads.0: Input should be less than or equal to 64"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
     """Paths on the command line are made absolute (relative to here), so the errors show them so."""
