@@ -53,8 +53,8 @@ def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
 
 
 class CameraConfig(Strict):
-    """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN`` (or ``/dev/v4l/by-id/...``), ``picamera2``,
-    ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
+    """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN`` (or ``/dev/v4l/by-id/...``),
+    ``picamera2``, an ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
 
     name: TopicName
     source: SourceUri

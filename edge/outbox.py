@@ -46,7 +46,8 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0);
 
 # Failures no restart cures: the file is not a database, or the service may not write where it is.
 LASTING_SQLITE = {"SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"}
-LASTING_ERRNO = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}  # EEXIST: a file where its folder goes
+# EEXIST: a file stands where the outbox's folder should be made.
+LASTING_ERRNO = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST}
 
 
 class OutboxError(UserError):
