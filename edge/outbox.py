@@ -55,7 +55,7 @@ class OutboxError(UserError):
     69 and systemd restarts the daemon; a corrupt file or a path the service may not write (read-only under
     ``ProtectSystem=strict``) exits 2, which the unit does not restart every 5 s forever."""
 
-    def __init__(self, message: str, lasting: bool):
+    def __init__(self, message: str, lasting: bool = False):
         super().__init__(message)
         self.exit_code = UserError.exit_code if lasting else Unavailable.exit_code
 
