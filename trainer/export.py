@@ -26,7 +26,8 @@ from trainer.metrics import summarize
 from trainer.model_card import write_model_card
 from trainer.model import batch_one, with_flip_average
 from trainer.pipeline import Split, load_split
-from trainer.tflite import INT8_INPUT_DESCRIPTION, predict_tflite, tflite_ops, tflite_tensor_dtypes
+from trainer.tflite import (INT8_INPUT_DESCRIPTION, edgetpu_shape_problems, predict_tflite, strip_names, tflite_ops,
+                            tflite_tensor_dtypes)
 
 # Operators the Edge TPU compiler maps to the TPU (coral.ai/docs/edgetpu/models-intro, "supported operations").
 EDGETPU_OPS = frozenset(
@@ -58,25 +59,28 @@ def convert_int8(model, calibration: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.uint8
-    return converter.convert()
+    return strip_names(converter.convert())
 
 
 def convert_float(model) -> bytes:
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    return strip_names(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
 def check_edgetpu_compatible(path: Path, shipped: Path) -> list[str]:
     """The staged int8 file's operator list, raising (naming the ``shipped`` path it was meant to replace) if
-    any op or tensor would keep it off the Edge TPU."""
+    any op, tensor type or tensor shape would keep it off the Edge TPU."""
     ops = tflite_ops(path)
     foreign = sorted(set(ops) - EDGETPU_OPS)
     if foreign:
         raise ExportCheckFailed(f"{shipped}: the new int8 model has operators the Edge TPU cannot run: "
                                 f"{', '.join(foreign)}; nothing was replaced")
-    floats = [name for name, dtype in tflite_tensor_dtypes(path).items() if dtype == np.float32]
+    floats = sum(dtype == np.float32 for dtype in tflite_tensor_dtypes(path))
     if floats:
-        raise ExportCheckFailed(f"{shipped}: float tensors left in the new int8 model: {', '.join(floats[:3])}; "
-                                "nothing was replaced")
+        raise ExportCheckFailed(f"{shipped}: {floats} float tensor(s) left in the new int8 model; nothing was replaced")
+    shapes = edgetpu_shape_problems(path)
+    if shapes:
+        raise ExportCheckFailed(f"{shipped}: tensor shapes the Edge TPU cannot map in the new int8 model: "
+                                f"{'; '.join(shapes[:3])}; nothing was replaced")
     return ops
 
 

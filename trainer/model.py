@@ -9,7 +9,6 @@ momentum 0.9, one gray channel, and pixel normalisation folded in so the model t
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
@@ -93,13 +92,17 @@ def batch_one(model: keras.Model) -> keras.Model:
     return keras.Model(pixels, model(pixels), name=model.name)
 
 
-def mirror_width(size: int) -> layers.Layer:
-    """A horizontal flip as a fixed matrix product (FULLY_CONNECTED), an op the Edge TPU runs;
-    ``tf.reverse`` would become REVERSE_V2, which it does not."""
-    flip = keras.layers.Dense(size, use_bias=False, trainable=False, name="mirror")
-    flip.build((None, size, size))
-    flip.set_weights([np.eye(size, dtype="float32")[::-1]])
-    return flip
+def mirror_width(height: int, width: int) -> keras.Model:
+    """A horizontal flip of a (1, height, width, 1) face as ops the Edge TPU runs: a fixed 1 x width
+    convolution whose output channel j takes input column width-1-j, then a reshape back. Every tensor keeps
+    batch 1 and at most three dimensions above 1 (the compiler's rule); ``tf.reverse`` would become
+    REVERSE_V2, which it does not run, and a matrix product over rows gives a 2-D FULLY_CONNECTED output,
+    which it does not map either."""
+    flip = keras.layers.Conv2D(width, (1, width), use_bias=False, trainable=False, name="mirror")
+    flip.build((None, height, width, 1))
+    flip.set_weights([np.eye(width, dtype="float32")[::-1].reshape(1, width, 1, width)])
+    pixels = keras.Input((height, width, 1), batch_size=1)
+    return keras.Model(pixels, layers.Reshape((height, width, 1))(flip(pixels)), name="mirror_width")
 
 
 def unwrapped(layer: layers.Layer) -> layers.Layer:
@@ -110,23 +113,21 @@ def unwrapped(layer: layers.Layer) -> layers.Layer:
 def with_flip_average(model: keras.Model) -> keras.Model:
     """The model's scores averaged over the face and its mirror image, folded into one batch-1 graph.
 
-    The backbone runs on the pair as a batch of two; their final feature maps are laid one above the other
-    (a reshape of (2, h, w, c) to (1, 2h, w, c)) so the model's own global average pool averages both faces'
-    features at once. The classifier layer is linear, so that is the mean of the two faces' logits, then
-    one softmax. Averaging there rather than after the softmax keeps the whole int8 graph in one XNNPACK
-    partition (a quantized SOFTMAX in the middle of the graph splits it in two) and adds no op at all.
-    Works for the float and the QAT model alike; the only weights added are the fixed mirror matrix.
+    The backbone runs on the face and on its mirror image, each a batch of one (the Edge TPU maps only
+    tensors whose outer dimensions are 1; the one set of weights serves both calls). Their final feature
+    maps are laid one above the other (a concatenation along the height) so the model's own global average
+    pool averages both faces' features at once. The classifier layer is linear, so that is the mean of the
+    two faces' logits, then one softmax. Averaging there rather than after the softmax keeps the whole int8
+    graph in one XNNPACK partition (a quantized SOFTMAX in the middle of the graph splits it in two). Works
+    for the float and the QAT model alike; the only weights added are the fixed mirror kernel.
     """
-    height, width, channels = model.input_shape[1:]
+    height, width, _ = model.input_shape[1:]
     pooling = next(index for index, layer in enumerate(model.layers)
                    if isinstance(unwrapped(layer), layers.GlobalAveragePooling2D))
     backbone = keras.Model(model.inputs, model.layers[pooling].input, name=f"{model.name}_features")
-    pixels = keras.Input((height, width, channels), batch_size=1, name="pixels")
-    rows = layers.Reshape((height, width))(pixels)
-    mirrored = layers.Reshape((height, width, channels))(mirror_width(width)(rows))
-    features = backbone(layers.Concatenate(axis=0)([pixels, mirrored]))
-    _, rows_out, cols_out, depth = features.shape
-    x = layers.Lambda(lambda f: tf.reshape(f, (1, 2 * rows_out, cols_out, depth)), name="stack_pair")(features)
+    pixels = keras.Input((height, width, 1), batch_size=1, name="pixels")
+    mirrored = mirror_width(height, width)(pixels)
+    x = layers.Concatenate(axis=1, name="stack_pair")([backbone(pixels), backbone(mirrored)])
     for layer in model.layers[pooling:]:
         x = layer(x)
     return keras.Model(pixels, x, name=f"{model.name}_flipavg")

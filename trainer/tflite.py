@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.tools import flatbuffer_utils
 from tqdm import tqdm
 
 from edge.classifier import EmotionClassifier
@@ -32,6 +33,33 @@ def tflite_ops(path: Path) -> list[str]:
     return list(dict.fromkeys(op["op_name"] for op in interpreter._get_ops_details()))
 
 
-def tflite_tensor_dtypes(path: Path) -> dict[str, type]:
+def tflite_tensor_dtypes(path: Path) -> list[type]:
+    """Every tensor's dtype (by index: an exported file carries no tensor names, see ``strip_names``)."""
+    return [detail["dtype"] for detail in Interpreter(model_path=str(path)).get_tensor_details()]
+
+
+def edgetpu_shape_problems(path: Path) -> list[str]:
+    """Where the computed tensors break the Edge TPU compiler's shape rules (coral.ai/docs/edgetpu/models-intro):
+    only the three innermost dimensions of a tensor may exceed 1 (so no batch of two), and a FULLY_CONNECTED
+    output is one-dimensional. The compiler runs everything from the first op it cannot map on the CPU, so
+    one such tensor early in the graph keeps nearly the whole model off the TPU. Weights are exempt."""
     interpreter = Interpreter(model_path=str(path))
-    return {detail["name"]: detail["dtype"] for detail in interpreter.get_tensor_details()}
+    interpreter.allocate_tensors()
+    ops, tensors = interpreter._get_ops_details(), interpreter.get_tensor_details()
+    problems = []
+    for op in ops:
+        for index in op["outputs"]:
+            shape = [int(v) for v in tensors[index]["shape"]]
+            if any(v > 1 for v in shape[:-3]):
+                problems.append(f"{op['op_name']} output {shape} (a dimension outside the 3 innermost exceeds 1)")
+            elif op["op_name"] == "FULLY_CONNECTED" and sum(v > 1 for v in shape) > 1:
+                problems.append(f"FULLY_CONNECTED output {shape} (not one-dimensional)")
+    return list(dict.fromkeys(problems))
+
+
+def strip_names(model: bytes) -> bytes:
+    """The model without tensor names and signature strings: nothing reads them on the device, and the
+    flip-averaged graph's names alone would cost ~35 KiB of the 1 MiB budget."""
+    model_object = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    flatbuffer_utils.strip_strings(model_object)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model_object))

@@ -59,3 +59,31 @@ def test_flip_average_wraps_the_real_architecture():
     scores = averaged.predict(face(3), verbose=0)
     assert np.isclose(scores.sum(), 1, atol=1e-5)
     assert np.allclose(averaged.predict(face(3)[:, :, ::-1], verbose=0), scores, atol=1e-5)  # a mirror scores the same
+
+
+def test_flip_averaged_int8_graph_keeps_the_edge_tpu_shape_rules_and_one_set_of_weights(tmp_path):
+    """The face and its mirror run as two batch-1 passes over shared weights: no computed tensor has a
+    batch of two or a 2-D FULLY_CONNECTED output (which the Edge TPU compiler leaves to the CPU), and the
+    file is not twice the single-pass one."""
+    from trainer.export import convert_int8
+    from trainer.model import batch_one
+    from trainer.tflite import edgetpu_shape_problems
+
+    model = build_model(ModelConfig(alpha=0.35, last_channels=64), 4)
+    calibration = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype(np.float32)
+    averaged, single = tmp_path / "averaged.tflite", tmp_path / "single.tflite"
+    averaged.write_bytes(convert_int8(with_flip_average(model), calibration))
+    single.write_bytes(convert_int8(batch_one(model), calibration))
+    assert edgetpu_shape_problems(averaged) == []
+    assert averaged.stat().st_size < 1.3 * single.stat().st_size
+
+
+def test_the_shape_check_names_a_batch_of_two(tmp_path):
+    """How the first flip-averaged graphs ran: the pair as one batch of two."""
+    from trainer.export import convert_int8
+    from trainer.tflite import edgetpu_shape_problems
+
+    pair = keras.Sequential([keras.Input((48, 48, 1), batch_size=2), layers.Conv2D(4, 3)])
+    path = tmp_path / "pair.tflite"
+    path.write_bytes(convert_int8(pair, np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype(np.float32)))
+    assert any("[2, 46, 46, 4]" in problem for problem in edgetpu_shape_problems(path))

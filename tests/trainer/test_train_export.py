@@ -62,7 +62,7 @@ def test_int8_file_contract(exported):
     from ai_edge_litert.interpreter import Interpreter
 
     from trainer.export import EDGETPU_OPS
-    from trainer.tflite import tflite_ops, tflite_tensor_dtypes
+    from trainer.tflite import edgetpu_shape_problems, tflite_ops, tflite_tensor_dtypes
 
     model = exported / "model/emotion_int8.tflite"
     interpreter = Interpreter(model_path=str(model))
@@ -74,7 +74,8 @@ def test_int8_file_contract(exported):
     assert set(tflite_ops(model)) <= EDGETPU_OPS
     delegated = [op for op in interpreter._get_ops_details() if op["op_name"] == "DELEGATE"]
     assert len(delegated) == 1, "the whole int8 graph is one XNNPACK partition (flip averaging before the softmax)"
-    assert np.float32 not in set(tflite_tensor_dtypes(model).values())
+    assert np.float32 not in set(tflite_tensor_dtypes(model))
+    assert edgetpu_shape_problems(model) == []
 
     contract = json.loads(model.with_suffix(".json").read_text())
     assert contract["labels"] == ["happy", "neutral", "sad", "surprise"]
