@@ -77,6 +77,8 @@ def read_manifest(path: Path) -> list[ManifestRow]:
             ]
     except FileNotFoundError:
         raise UserError(f"{path}: manifest not found (run 'trainer eda' first, or unset trainer.manifest)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # a folder, a binary file, a broken CSV
+        raise UserError(f"{path}: cannot read the manifest ({type(exc).__name__}: {exc})") from None
 
 
 def split_files(

@@ -160,7 +160,7 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
     return run_dir
 
 
-RESUMED_SECTIONS = ("classes", "model", "train", "qat", "distill")  # what shapes the weights; not where files go
+RESUMED_SECTIONS = ("classes", "data", "model", "train", "qat", "distill")  # what shapes the weights; not where files go
 
 
 def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
@@ -171,6 +171,9 @@ def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
     current = json.loads(settings.model_dump_json())
     for tree in (saved, current):
         tree.get("train", {}).pop("out_dir", None)  # the run folder itself may have moved
+        # The data by name (its folder may have moved too), and the flip averaging the selection scores with.
+        tree["data"] = {key: tree[key] and Path(tree[key]).name for key in ("data_dir", "manifest")}
+        tree["data"]["flip_average"] = tree.get("export", {}).get("flip_average")
     changed = [key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)]
     if changed:
         raise UserError(f"{run_dir}: --resume with settings other than the run's config.json ({', '.join(changed[:4])}); "

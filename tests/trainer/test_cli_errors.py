@@ -32,6 +32,8 @@ def one_line_error(capsys) -> str:
         (["train", "--resume", "--data", "{data}", "--out", "{tmp}/empty"], "empty: nothing to resume (no config.json)"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/other.csv", "--out", "{tmp}/run"], "other.csv: not a manifest (expected columns"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/dropped.csv", "--out", "{tmp}/run"], "dropped.csv: no kept files for split 'train'"),
+        (["train", "--data", "{data}", "--manifest", "{tmp}/empty", "--out", "{tmp}/run"], "empty: cannot read the manifest (IsADirectoryError"),
+        (["train", "--data", "{data}", "--manifest", "{tmp}/binary.csv", "--out", "{tmp}/run"], "binary.csv: cannot read the manifest (UnicodeDecodeError"),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
@@ -39,12 +41,23 @@ def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "other.csv").write_text("file,label\ntrain/happy/0.jpg,happy\n")
     (tmp_path / "dropped.csv").write_text("split,label,path,keep,reason\ntrain,happy,train/happy/0.jpg,0,duplicate\n")
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xd8\xff\xe0 a JPEG, not a manifest")
     for split in ("train", "validation", "test"):
         for label in ("happy", "neutral", "sad", "surprise"):
             (tmp_path / "hollow" / split / label).mkdir(parents=True)
     assert main([a.format(**values) for a in argv]) == 2
     line = one_line_error(capsys)
     assert expected in line and line.startswith("trainer: error:")
+
+
+def test_other_data_than_the_configured_drops_its_manifest_and_says_so(data, tmp_path, capsys):
+    """The configured manifest lists the configured dataset's files; never dropped silently."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"trainer:\n  data_dir: {tmp_path / 'elsewhere'}\n  manifest: {tmp_path / 'manifest.csv'}\n")
+    assert main(["--config", str(config), "train", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"--data {data} is not the configured dataset; its manifest manifest.csv is not used" in err
+    assert "train split: 8 images, fewer than one batch" in err  # and it went on without the manifest
 
 
 def test_missing_class_folder_is_named(data, tmp_path, capsys):

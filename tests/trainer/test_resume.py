@@ -3,6 +3,7 @@ weights), and its training history, where an epoch trained again after a kill is
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,20 @@ def test_a_changed_setting_is_refused_by_name(tmp_path):
     with pytest.raises(UserError, match=r"train\.epochs: 50 -> 40") as caught:
         check_resumable(tmp_path, saved_run(tmp_path, other_schedule))
     assert "out_dir" not in str(caught.value)
+
+
+def test_training_on_other_data_is_refused_but_a_moved_dataset_is_not(tmp_path):
+    """Resuming without the manifest would train the rest of the run on the duplicates and test copies the
+    audit excluded; the same dataset at another path is the same data."""
+    def cleaned_elsewhere(saved):
+        saved["data_dir"], saved["manifest"] = "/old/place/fer2013-4class", "/old/place/manifest.csv"
+
+    settings = saved_run(tmp_path, cleaned_elsewhere)
+    settings.data_dir, settings.manifest = Path("/new/place/fer2013-4class"), Path("/new/place/manifest.csv")
+    check_resumable(tmp_path, settings)
+    settings.manifest = None
+    with pytest.raises(UserError, match=r"data\.manifest: 'manifest\.csv' -> None"):
+        check_resumable(tmp_path, settings)
 
 
 def test_an_epoch_logged_twice_keeps_its_later_row(tmp_path):
