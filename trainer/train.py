@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from edge.errors import UserError
+from edge.errors import UserError, one_line
 from edge.scores import classification_scores
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.distill import soft_targets
@@ -156,7 +156,9 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
     if resume:
         check_resumable(run_dir, settings)
     else:
-        (run_dir / "config.json").write_text(settings.model_dump_json(indent=2))
+        partial = run_dir / "partial.config.json"  # renamed into place: a kill never leaves half a file
+        partial.write_text(settings.model_dump_json(indent=2))
+        partial.replace(run_dir / "config.json")
     return run_dir
 
 
@@ -283,10 +285,28 @@ def cosine_schedule(peak: float, epochs: int, steps: int, warmup_epochs: int = 2
 def saved_run(run_dir: Path) -> dict:
     """The settings a run was trained with (its ``config.json``), so a run folder can be exported or evaluated
     whatever the current config says."""
+    path = run_dir / "config.json"
     try:
-        return json.loads((run_dir / "config.json").read_text())
+        run = json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"{run_dir}: not a run folder of 'trainer train' (no config.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if not (isinstance(run, dict) and isinstance(run.get("classes"), list) and isinstance(run.get("model"), dict)):
+        raise UserError(f"{path}: not the settings of a 'trainer train' run (no classes and model)")
+    try:
+        ModelConfig.model_validate(run["model"])
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise UserError(f"{path}: model: {one_line(exc)}") from None
+    return run
+
+
+def load_weights(model: keras.Model, path: Path) -> None:
+    """``path``'s weights into ``model``; a file of another architecture or no weights at all is one line."""
+    try:
+        model.load_weights(path)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path}: not weights of this {model.name} ({one_line(exc)})") from None
 
 
 def matching_run(run_dir: Path, settings: TrainerConfig, role: str) -> dict:
@@ -311,13 +331,13 @@ def load_float(run_dir: Path) -> keras.Model:
     weights = run_dir / "float" / WEIGHTS
     if not weights.is_file():
         raise UserError(f"{weights}: no selected float weights (has the run's float phase finished an epoch?)")
-    model.load_weights(weights)
+    load_weights(model, weights)
     return model
 
 
 def load_qat(run_dir: Path) -> keras.Model:
     model = quantize_for_training(build_model(*saved_architecture(run_dir)))
-    model.load_weights(run_dir / "qat" / WEIGHTS)
+    load_weights(model, run_dir / "qat" / WEIGHTS)
     return model
 
 
@@ -332,7 +352,7 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
     if settings.train.init_weights is not None:
         if not settings.train.init_weights.is_file():
             raise UserError(f"{settings.train.init_weights}: train.init_weights file not found")
-        model.load_weights(settings.train.init_weights)
+        load_weights(model, settings.train.init_weights)
     compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
     fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs,
               settings.train.average_last)

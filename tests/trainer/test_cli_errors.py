@@ -33,6 +33,8 @@ def one_line_error(capsys) -> str:
         (["train", "--data", "{data}", "--manifest", "{tmp}/other.csv", "--out", "{tmp}/run"], "other.csv: not a manifest (expected columns"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/dropped.csv", "--out", "{tmp}/run"], "dropped.csv: no kept files for split 'train'"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/empty", "--out", "{tmp}/run"], "empty: cannot read the manifest (IsADirectoryError"),
+        (["evaluate", "{tmp}/foreign", "--data", "{data}"], "foreign/config.json: not the settings of a 'trainer train' run"),
+        (["evaluate", "{tmp}/truncated", "--data", "{data}"], "truncated/config.json: unreadable (JSONDecodeError"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/binary.csv", "--out", "{tmp}/run"], "binary.csv: cannot read the manifest (UnicodeDecodeError"),
     ],
 )
@@ -42,6 +44,9 @@ def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):
     (tmp_path / "other.csv").write_text("file,label\ntrain/happy/0.jpg,happy\n")
     (tmp_path / "dropped.csv").write_text("split,label,path,keep,reason\ntrain,happy,train/happy/0.jpg,0,duplicate\n")
     (tmp_path / "binary.csv").write_bytes(b"\xff\xd8\xff\xe0 a JPEG, not a manifest")
+    for name, text in (("foreign", '{"architectures": ["BertModel"]}'), ("truncated", '{"classes": ["happy", ')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(text)
     for split in ("train", "validation", "test"):
         for label in ("happy", "neutral", "sad", "surprise"):
             (tmp_path / "hollow" / split / label).mkdir(parents=True)
@@ -58,6 +63,15 @@ def test_other_data_than_the_configured_drops_its_manifest_and_says_so(data, tmp
     err = capsys.readouterr().err
     assert f"--data {data} is not the configured dataset; its manifest manifest.csv is not used" in err
     assert "train split: 8 images, fewer than one batch" in err  # and it went on without the manifest
+
+
+def test_init_weights_that_are_not_weights_is_one_line(data, tmp_path, capsys):
+    (tmp_path / "photo.h5").write_bytes(b"\xff\xd8\xff\xe0 a JPEG under another name")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"trainer:\n  train:\n    init_weights: {tmp_path / 'photo.h5'}\n")
+    argv = ["--config", str(config), "train", "--data", str(data), "--batch-size", "4", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert "photo.h5: not weights of this" in one_line_error(capsys)
 
 
 def test_missing_class_folder_is_named(data, tmp_path, capsys):
