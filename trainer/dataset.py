@@ -53,7 +53,7 @@ def scan_split(data_dir: Path, split: str, classes: Sequence[str]) -> list[Sampl
     for folder in class_dirs(data_dir, split, classes):
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-                samples.append(Sample(split, folder.name, path.resolve()))
+                samples.append(Sample(split, folder.name, path.absolute()))  # not resolve(): a symlinked file stays under data_dir
     return samples
 
 

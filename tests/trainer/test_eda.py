@@ -107,3 +107,17 @@ def test_missing_data_dir_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "data folder not found" in err and "Traceback" not in err
+
+
+def test_a_dataset_of_symlinks_is_audited_under_its_own_paths(tmp_path):
+    """Files linked into place from a pool (DVC, ``cp -s``) keep the dataset's own paths in the manifest."""
+    pool = make_dataset(tmp_path / "pool", per_class=3)
+    linked = tmp_path / "linked"
+    for image in pool.glob("*/*/*.jpg"):
+        target = linked / image.relative_to(pool)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(image)
+    assert main(["eda", str(linked), "--out", str(tmp_path / "report"), "--no-label-noise"]) == 0
+    with (tmp_path / "report" / "manifest.csv").open() as handle:
+        paths = [row["path"] for row in csv.DictReader(handle)]
+    assert len(paths) == 36 and all(path.split("/")[0] in ("train", "validation", "test") for path in paths)

@@ -92,10 +92,10 @@ def walk_class(root: Path, split: str, label: str, images: list, others: list, i
         if path.is_dir():
             issues.append(Issue(relative(root, path), "unknown_folder", "sub-folder inside a class folder"))
         elif is_image(path):
-            images.append(Sample(split, label, path.resolve()))
+            images.append(Sample(split, label, path.absolute()))
             count += 1
         else:
-            others.append(Sample(split, label, path.resolve()))
+            others.append(Sample(split, label, path.absolute()))
             issues.append(Issue(relative(root, path), "not_image", f"suffix '{path.suffix}' is not an image type"))
     return count
 
