@@ -67,23 +67,32 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
 
 
 class SelectOnValidation(keras.callbacks.Callback):
-    """Adds ``val_accuracy`` and ``val_macro_f1`` to the epoch logs and keeps the weights of the best epoch.
+    """Adds ``val_accuracy`` and ``val_macro_f1`` to the epoch logs, keeps the weights of the best epoch, and
+    stops the phase ``train.patience`` epochs after it.
 
     Keras' own validation reports loss and accuracy; the deployment target is macro-F1 (sad and neutral
     matter as much as happy), so selection and early stopping look at that, scored as shipped: BatchNorm
     statistics re-measured on unaugmented training faces (``train.bn_recalibration``) and, with
-    ``export.flip_average``, each face averaged with its mirror image.
+    ``export.flip_average``, each face averaged with its mirror image. Early stopping lives here, not in
+    Keras' ``EarlyStopping``, because that one forgets its best epoch on ``--resume``; this one reads it
+    back from the selection record, so a resumed run stops where an uninterrupted one would.
     """
 
     def __init__(self, validation: Split, settings: TrainerConfig, folder: Path, calibration: np.ndarray):
         super().__init__()
         self.validation, self.settings, self.folder, self.calibration = validation, settings, folder, calibration
-        record = folder / RECORD
-        self.best = json.loads(record.read_text())["val_macro_f1"] if record.exists() else -1.0
+        record = json.loads((folder / RECORD).read_text()) if (folder / RECORD).exists() else {}
+        self.best, self.best_epoch = record.get("val_macro_f1", -1.0), record.get("epoch") or 0
 
     def on_epoch_end(self, epoch, logs=None):
+        best = self.best
         scores = self.consider(f"epoch {epoch + 1}", {"epoch": epoch + 1})
         logs["val_accuracy"], logs["val_macro_f1"] = scores["accuracy"], scores["macro_f1"]
+        if self.best > best:
+            self.best_epoch = epoch + 1
+        if epoch + 1 - self.best_epoch >= self.settings.train.patience:
+            print(f"  no better validation macro-F1 for {self.settings.train.patience} epochs: stopping", flush=True)
+            self.model.stop_training = True
 
     def consider(self, name: str, record: dict) -> dict:
         """Score the model's current weights as shipped and keep them if they are the best so far."""
@@ -215,7 +224,6 @@ def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Sp
     return [
         selection,
         *averaging,
-        keras.callbacks.EarlyStopping("val_macro_f1", mode="max", patience=settings.train.patience),
         keras.callbacks.CSVLogger(str(phase_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard" / phase_dir.name), write_graph=False),
         keras.callbacks.BackupAndRestore(str(phase_dir / "backup")),

@@ -64,3 +64,27 @@ def test_an_epoch_logged_twice_keeps_its_later_row(tmp_path):
     assert history["epoch"] == [0, 1, 2]
     assert history["val_macro_f1"] == [0.30, 0.48, 0.52]
     assert plot_training_curves(tmp_path).stat().st_size > 0
+
+
+def test_early_stopping_counts_from_the_best_epoch_across_a_resume(tmp_path):
+    """Killed after epoch 5 with its best at epoch 3 and patience 3: the resumed run stops after epoch 6,
+    as an uninterrupted one would, not 3 epochs after the resume."""
+    import tf_keras as keras
+
+    from trainer.train import SelectOnValidation
+
+    class Scored(SelectOnValidation):
+        def consider(self, name, record):  # the validation scores of the epochs, without a model to score
+            score = scores.pop(0)
+            self.best = max(self.best, score)
+            return {"accuracy": score, "macro_f1": score}
+
+    (tmp_path / "selected.json").write_text(json.dumps({"epoch": 3, "val_macro_f1": 0.8}))
+    settings = TrainerConfig.model_validate({"train": {"patience": 3}})
+    callback, scores = Scored(None, settings, tmp_path, None), [0.7, 0.75]
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    callback.model.stop_training = False
+    callback.on_epoch_end(4, {})  # epoch 5, trained again from the backup
+    assert not callback.model.stop_training
+    callback.on_epoch_end(5, {})  # epoch 6: three epochs after the best
+    assert callback.model.stop_training
