@@ -69,7 +69,9 @@ class TrainConfig(PathFields):
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     augment: float = Field(1.0, ge=0, le=2, description="augmentation strength; 0 = mirror only")
     mixup: float = Field(0.0, ge=0, description="Beta(a, a) mixup strength; 0 disables")
-    class_weighting: bool = True
+    class_weighting: bool = Field(True, description="inverse-frequency weight per sample, by the class its target favours "
+                                  "(Keras takes the argmax of the target: under distillation or mixup that is the "
+                                  "label unless the teachers or the mix lean clearly to another class)")
     patience: int = Field(10, ge=1, description="epochs without a better validation macro-F1 before stopping")
     seed: int = 42
     bn_recalibration: int = Field(
