@@ -54,13 +54,14 @@ def describe(arch: dict) -> str:
     return f"{arch['name']} ({shape})"
 
 
-def render(contract: dict, confusion_png: str) -> str:
+def render(contract: dict, shown: Path, confusion_png: str) -> str:
+    model_name = shown.name
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
     counts = contract["data"]["counts"]
     data_rows = "\n".join(f"| {split} | " + " | ".join(str(n) for n in by_class.values()) + f" | {sum(by_class.values())} |"
                           for split, by_class in counts.items())
-    return f"""# Model card: emotion_int8.tflite
+    return f"""# Model card: {model_name}
 
 A compact {describe(arch)},
 trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
@@ -87,13 +88,26 @@ Validation (used for every choice): int8 accuracy {validation['int8']['accuracy'
 {LIMITS}{calibration(test['int8'])}
 Reproduce (from the repository root, where each shipped run keeps its experiment file and checkpoint under its
 name, `experiments/RESULTS.md`): `trainer --config experiments/{contract['run']}.yaml export --int8 --run
-checkpoints/{contract['run']}` rebuilds this file and writes this card; `trainer evaluate edge/models/emotion_int8.tflite
+checkpoints/{contract['run']}` rebuilds this file and writes this card; `trainer evaluate {shown}
 --split test` scores it again.
 Exported {contract['exported']}.
 """
 
 
+SHIPPED_NAME = "emotion_int8.tflite"
+
+
 def write_model_card(contract: dict, model_path: Path, confusion_png: Path) -> Path:
-    path = model_path.parent / "MODEL_CARD.md"
-    path.write_text(render(contract, confusion_png.name))
+    """``MODEL_CARD.md`` beside the shipped model; a candidate exported under another name beside it gets a
+    card of its own (``<name>_MODEL_CARD.md``) instead of replacing the shipped model's."""
+    name = "MODEL_CARD.md" if model_path.name == SHIPPED_NAME else f"{model_path.stem}_MODEL_CARD.md"
+    path = model_path.parent / name
+    path.write_text(render(contract, shown_path(model_path), confusion_png.name))
     return path
+
+
+def shown_path(staged: Path) -> Path:
+    """Where the staged file will live (``export`` stages in a folder beside it), relative to the working
+    directory when under it, as a reader types it."""
+    final = (staged.parent.parent / staged.name).absolute()
+    return final.relative_to(Path.cwd()) if final.is_relative_to(Path.cwd()) else final

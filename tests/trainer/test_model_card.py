@@ -14,3 +14,23 @@ def test_mobilenet_card_names_stem_and_last_layer():
 def test_vgg_card_leaves_out_mobilenet_fields():
     vgg = {**MOBILENET, "name": "VGG-style CNN", "architecture": "vgg", "flip_average": False}
     assert describe(vgg) == "VGG-style CNN (width 0.5, 48x48 gray input)"
+
+
+def test_a_candidate_exported_beside_the_shipped_model_gets_its_own_card(tmp_path, monkeypatch):
+    """Exporting runs/x to edge/models/candidate_int8.tflite must not replace the shipped model's card."""
+    import json
+
+    from tests.support import MODELS
+    from trainer.model_card import write_model_card
+
+    contract = json.loads((MODELS / "emotion_int8.json").read_text())
+    monkeypatch.chdir(tmp_path)
+    stage = tmp_path / "models" / ".candidate_int8.staging"
+    stage.mkdir(parents=True)
+    card = write_model_card(contract, stage / "candidate_int8.tflite", stage / "candidate_int8_confusion.png")
+    assert card.name == "candidate_int8_MODEL_CARD.md"
+    text = card.read_text()
+    assert text.startswith("# Model card: candidate_int8.tflite")
+    assert "`trainer evaluate models/candidate_int8.tflite" in text
+    shipped = write_model_card(contract, stage / "emotion_int8.tflite", stage / "emotion_int8_confusion.png")
+    assert shipped.name == "MODEL_CARD.md"
