@@ -65,7 +65,7 @@ class CameraConfig(Strict):
 def is_v4l2_device(source: str) -> bool:
     """A camera index or a device path: ``/dev/video0``, or a stable name such as ``/dev/v4l/by-id/...``
     (what a device with two USB cameras wants, since their ``videoN`` numbers can swap at boot)."""
-    return source.isdigit() or source.startswith("/dev/")
+    return source.isdigit() or source.startswith(("/dev/video", "/dev/v4l/"))
 
 
 def is_local_path(source: str) -> bool:

@@ -19,6 +19,7 @@ API::
 from __future__ import annotations
 
 import errno
+import socket
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -69,7 +70,7 @@ class Metrics:
         except OSError as exc:
             # A port still held or an address not up yet at boot may clear (exit 69, restarted); a name that
             # does not resolve or a port below 1024 for an unprivileged service will not (exit 2).
-            transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL)
+            transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, socket.EAI_AGAIN)  # EAI_AGAIN: DNS not up
             raise (Unavailable if transient else UserError)(
                 f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
         return True

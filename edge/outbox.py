@@ -62,7 +62,8 @@ class OutboxError(UserError):
 
 def is_lasting(exc: Exception) -> bool:
     if isinstance(exc, sqlite3.Error):
-        return getattr(exc, "sqlite_errorname", "") in LASTING_SQLITE  # the name is there from Python 3.11
+        name = getattr(exc, "sqlite_errorname", "")  # from Python 3.11; an extended name, SQLITE_READONLY_DIRECTORY
+        return any(name == primary or name.startswith(f"{primary}_") for primary in LASTING_SQLITE)
     return getattr(exc, "errno", None) in LASTING_ERRNO
 
 

@@ -65,8 +65,14 @@ class Capture(Protocol):
 
 def redacted(uri: str) -> str:
     """The URI as logs and errors show it: a camera's password (``rtsp://admin:secret@cam/...``) hidden."""
-    parts = urlsplit(uri) if "://" in uri else None
-    if parts is None or parts.password is None:
+    if "://" not in uri or "@" not in uri:
+        return uri
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # a malformed URL: hide everything between the scheme and the host
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    if parts.password is None:
         return uri
     host = parts.netloc.rsplit("@", 1)[1]
     return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()

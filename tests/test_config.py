@@ -92,6 +92,8 @@ def test_a_camera_index_may_be_a_yaml_number(tmp_path):
     by_id = "/dev/v4l/by-id/usb-cam-video-index0"  # a device: kept as it is, not resolved as a file
     path = write(tmp_path, f"edge:\n  cameras:\n    - {{name: desk, source: {by_id}}}\n")
     assert edge_config.load(path).cameras[0].source == by_id
+    path = write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: /dev/shm/clip.mp4}\n")
+    assert edge_config.load(path).cameras[0].source == "/dev/shm/clip.mp4"  # a file under /dev is a file
     with pytest.raises(ConfigError, match="edge.cameras.0.source: Input should be a valid string"):
         edge_config.load(write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: true}\n"))
 

@@ -1,7 +1,7 @@
 """``trainer export --int8``: a full-integer TFLite model for the edge, its float twin, and the model contract.
 
-The int8 file is checked before it replaces the shipped model: only Edge TPU-compatible ops, every tensor
-integer, and its validation accuracy within ``export.max_int8_drop`` of the float model's, measured on the
+The int8 file is checked before it replaces the shipped model: only Edge TPU-compatible ops and tensor shapes,
+every tensor integer, and its validation accuracy within ``export.max_int8_drop`` of the float model's, measured on the
 TFLite files themselves with the same interpreter the device uses. Everything is written to a staging folder
 first and moved into place only once every check and the test evaluation have passed, so a failed export
 leaves the shipped model, its twin, its contract and its card as they were. The contract describes the run

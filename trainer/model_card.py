@@ -56,6 +56,7 @@ def describe(arch: dict) -> str:
 
 def render(contract: dict, shown: Path, confusion_png: str) -> str:
     model_name = shown.name
+    out_flag = "" if model_name == SHIPPED_NAME else f" --out {shown}"  # else it would replace the shipped model
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
     counts = contract["data"]["counts"]
@@ -71,7 +72,7 @@ trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_f
 ## Data
 FER2013 restricted to four classes, canonical split (train = Training, validation = PublicTest,
 test = PrivateTest); {files_used(contract['data']['manifest'])}.
-Everything was chosen on validation; test was evaluated once, for this card.
+Everything was chosen on validation; test is evaluated at each export, for this card, and never used for a choice.
 
 | split | {' | '.join(contract['labels'])} | total |
 |---|{'---|' * (len(contract['labels']) + 1)}
@@ -88,7 +89,7 @@ Validation (used for every choice): int8 accuracy {validation['int8']['accuracy'
 {LIMITS}{calibration(test['int8'])}
 Reproduce (from the repository root, where each shipped run keeps its experiment file and checkpoint under its
 name, `experiments/RESULTS.md`): `trainer --config experiments/{contract['run']}.yaml export --int8 --run
-checkpoints/{contract['run']}` rebuilds this file and writes this card; `trainer evaluate {shown}
+checkpoints/{contract['run']}{out_flag}` rebuilds this file and writes this card; `trainer evaluate {shown}
 --split test` scores it again.
 Exported {contract['exported']}.
 """

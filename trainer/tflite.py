@@ -45,7 +45,7 @@ def edgetpu_shape_problems(path: Path) -> list[str]:
     one such tensor early in the graph keeps nearly the whole model off the TPU. Weights are exempt."""
     interpreter = Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
-    ops, tensors = interpreter._get_ops_details(), interpreter.get_tensor_details()
+    ops, tensors = interpreter._get_ops_details(), {d["index"]: d for d in interpreter.get_tensor_details()}
     problems = []
     for op in ops:
         for index in op["outputs"]:

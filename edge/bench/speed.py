@@ -108,7 +108,7 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     return {
         "threads": config.threads,
         "frames": len(frames),
-        "faces_per_frame": round(float(np.mean(pipeline.face_counts)), 2) if frames else 0.0,
+        "faces_per_frame": round(float(np.mean(pipeline.face_counts)), 2),
         "events": pipeline.stats.events,
         "fps": round(len(frames) / elapsed, 1),
         "latency_ms": stages,

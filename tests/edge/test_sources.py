@@ -9,7 +9,7 @@ import time
 import pytest
 
 from edge.errors import UserError
-from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source
+from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source, redacted
 from tests.support import SAMPLES
 
 
@@ -132,6 +132,15 @@ def test_a_stream_password_never_reaches_the_log_or_the_error(caplog):
     source.close()
     assert "rtsp://admin:***@127.0.0.1:1/stream1: cannot open" in caplog.text
     assert "s3cret" not in caplog.text and "s3cret" not in source._grabber.name
+
+    def broken():  # a failure no reconnect cures ends frames() with an error naming the stream
+        raise RuntimeError("driver bug")
+
+    with pytest.raises(UserError) as error:
+        list(LiveSource("rtsp://admin:s3cret@127.0.0.1:1/stream1", broken).frames(threading.Event()))
+    assert "rtsp://admin:***@127.0.0.1:1/stream1: the frame grabber stopped" in str(error.value)
+    assert "s3cret" not in str(error.value)
+    assert redacted("rtsp://u:s3cret@[cam/s") == "rtsp://***@[cam/s"  # malformed: still hidden, no crash
 
 
 def test_stable_device_paths_are_cameras_not_missing_files():

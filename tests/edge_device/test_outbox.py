@@ -103,6 +103,9 @@ def test_a_full_disk_is_retried_and_a_read_only_one_is_not():
     full.sqlite_errorname = "SQLITE_FULL"
     assert not is_lasting(full) and not is_lasting(OSError(errno.ENOSPC, "No space left on device"))
     assert is_lasting(OSError(errno.EROFS, "Read-only file system"))
+    readonly = sqlite3.OperationalError("attempt to write a readonly database")
+    readonly.sqlite_errorname = "SQLITE_READONLY_DIRECTORY"  # the extended name sqlite3 reports
+    assert is_lasting(readonly)
 
 
 def test_unwritable_path_is_one_line_user_error(tmp_path):

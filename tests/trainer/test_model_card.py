@@ -32,5 +32,6 @@ def test_a_candidate_exported_beside_the_shipped_model_gets_its_own_card(tmp_pat
     text = card.read_text()
     assert text.startswith("# Model card: candidate_int8.tflite")
     assert "`trainer evaluate models/candidate_int8.tflite" in text
+    assert "--out models/candidate_int8.tflite` rebuilds" in text  # not the shipped file's path
     shipped = write_model_card(contract, stage / "emotion_int8.tflite", stage / "emotion_int8_confusion.png")
-    assert shipped.name == "MODEL_CARD.md"
+    assert shipped.name == "MODEL_CARD.md" and "--out" not in shipped.read_text()
