@@ -315,8 +315,7 @@ class MqttPublisher:
         while the connection was dropping (paho kept it, re-sent it on reconnect, and the broker took it)."""
         with self._wake:
             self._acked.add(mid)
-            self._due = True
-            self._wake.notify_all()
+        self._poke()
 
     def _on_connect_fail(self, client, userdata) -> None:
         """paho calls this inside its ``except OSError``, so the reason (refused, a failed name lookup, a

@@ -78,9 +78,8 @@ def overrides_for(args: argparse.Namespace) -> dict:
 def dispatch(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else default_config_path()
     settings = trainer_config.load(config_path, overrides_for(args))
-    configured = trainer_config.load(config_path, {}).data_dir
     if getattr(args, "data", None) and not getattr(args, "manifest", None) and settings.manifest is not None \
-            and settings.data_dir.resolve() != configured.resolve():
+            and settings.data_dir.resolve() != trainer_config.load(config_path, {}).data_dir.resolve():
         # The configured manifest lists the configured dataset's files, not these; say so, never silently.
         print(f"trainer: --data {settings.data_dir} is not the configured dataset; its manifest "
               f"{settings.manifest.name} is not used (give --manifest for this one)", file=sys.stderr)

@@ -66,6 +66,14 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
         layer.momentum = momentum
 
 
+def write_atomically(path: Path, write) -> None:
+    """``write(partial)`` to a file beside ``path``, then a rename over it: a run killed while writing (a
+    session's end, a power cut) never leaves a half-written file for ``--resume`` and export."""
+    partial = path.with_name(f"partial.{path.name}")
+    write(partial)
+    partial.replace(path)
+
+
 class SelectOnValidation(keras.callbacks.Callback):
     """Adds ``val_accuracy`` and ``val_macro_f1`` to the epoch logs, keeps the weights of the best epoch, and
     stops the phase ``train.patience`` epochs after it.
@@ -106,14 +114,9 @@ class SelectOnValidation(keras.callbacks.Callback):
         return scores
 
     def save_selection(self, record: dict) -> None:
-        """Weights, then their record, each written aside and renamed into place: a run killed while writing
-        (a session's end, a power cut) never leaves a half-written file for ``--resume`` and export."""
-        partial = self.folder / f"partial.{WEIGHTS}"
-        self.model.save_weights(partial)
-        partial.replace(self.folder / WEIGHTS)
-        partial = self.folder / f"partial.{RECORD}"
-        partial.write_text(json.dumps(record, indent=2))
-        partial.replace(self.folder / RECORD)
+        """Weights, then their record, each written atomically: the record never names weights not yet there."""
+        write_atomically(self.folder / WEIGHTS, self.model.save_weights)
+        write_atomically(self.folder / RECORD, lambda path: path.write_text(json.dumps(record, indent=2)))
 
 
 class AverageLastEpochs(keras.callbacks.Callback):
@@ -143,9 +146,8 @@ class AverageLastEpochs(keras.callbacks.Callback):
         self.epochs.append(epoch)
         share = 1 / len(self.epochs)
         self.mean = weights if self.mean is None else [m + (w - m) * share for m, w in zip(self.mean, weights)]
-        partial = self.path.with_suffix(".partial.npz")
-        np.savez(partial, epochs=np.array(self.epochs), **{f"w{index}": w for index, w in enumerate(self.mean)})
-        partial.replace(self.path)
+        arrays = {f"w{index}": w for index, w in enumerate(self.mean)}
+        write_atomically(self.path, lambda path: np.savez(path, epochs=np.array(self.epochs), **arrays))
 
     def on_train_end(self, logs=None):
         if self.mean is None:
@@ -165,9 +167,7 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
     if resume:
         check_resumable(run_dir, settings)
     else:
-        partial = run_dir / "partial.config.json"  # renamed into place: a kill never leaves half a file
-        partial.write_text(settings.model_dump_json(indent=2))
-        partial.replace(run_dir / "config.json")
+        write_atomically(run_dir / "config.json", lambda path: path.write_text(settings.model_dump_json(indent=2)))
     return run_dir
 
 
