@@ -2,8 +2,9 @@
 
 ``train.class_weighting`` trains as if the four classes were equally common, which favours the rare ones
 (surprise) over the common one (happy). For accuracy on data distributed like training, Bayes' rule says to add
-``tau * log(prior)`` to the log-probabilities, tau = 1 undoing the weighting fully. The run's selected float model
-is scored as shipped (see ensemble_check.py); test is not read:
+``tau * log(prior)`` to the log-probabilities, tau = 1 undoing a plain inverse-frequency weighting (under
+distillation, where a sample's weight follows its soft target's top class, only roughly). The run's selected
+float model is scored as shipped (see ensemble_check.py); test is not read:
 
     python experiments/prior_check.py experiments/a050_s48_kd_long.yaml checkpoints/a050_s48_kd_long
 """

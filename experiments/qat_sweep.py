@@ -1,11 +1,11 @@
 """Does another quantization-aware fine-tune of the same float weights give a better int8 file on validation?
 
-The shipped int8 file keeps all but ~0.3 points of its float model's validation accuracy, and its QAT phase
-chose its first epoch (later ones scored lower), which hints that the QAT step size was on the large side. Each
-variant below re-runs only the QAT phase of a finished run (``trainer.train.finish_with_qat``, distilled as the
-run was) in a folder of its own under ``OUT``, holding a copy of the run's selected float weights, then converts
-it exactly as ``trainer export --int8`` does and scores the int8 file on validation; test is not read. A variant
-folder that has finished is not trained again, so the sweep resumes after a kill:
+Run 13's QAT phase chose its first epoch (later ones scored lower), a hint that its step size was on the large
+side for weights already at their optimum. Each variant below re-runs only the QAT phase of a run's selected
+float weights (``trainer.train.finish_with_qat``, distilled as the run was) in a folder of its own under
+``OUT``, then converts it as ``trainer export --int8`` does (``trainer.export.trained_models``, calibrated with
+the variant's seed) and scores the int8 file on validation; test is not read. A variant that has finished is
+not trained again and one cut short resumes, so the sweep carries on after a kill:
 
     python experiments/qat_sweep.py experiments/a050_s48_kd_long.yaml checkpoints/a050_s48_kd_long runs/qat_sweep
 
@@ -22,13 +22,10 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tf_keras as keras  # noqa: E402
 
-from trainer.config import QatConfig, load  # noqa: E402
-from trainer.export import calibration_images, convert_int8, evaluate_file  # noqa: E402
-from trainer.model import with_flip_average  # noqa: E402
+from trainer.config import load  # noqa: E402
+from trainer.export import calibration_images, convert_int8, evaluate_file, trained_models  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import finish_with_qat, load_qat  # noqa: E402
-
-CALIBRATION_FACES = 300  # as trainer.export; QAT's learned ranges make the count irrelevant (quantization_check.py)
+from trainer.train import check_resumable, finish_with_qat, write_atomically  # noqa: E402
 
 # name: (QAT epochs, peak learning rate, augmentation strength, seed); the run's own QAT was 3 epochs at 5e-5.
 VARIANTS = {
@@ -40,22 +37,20 @@ VARIANTS = {
 }
 
 
-def variant_settings(settings, folder: Path, epochs: int, rate: float, augment, seed):
-    train = settings.train.model_copy(update={
-        "out_dir": folder,
-        "augment": settings.train.augment if augment is None else augment,
-        "seed": settings.train.seed if seed is None else seed,
-    })
-    return settings.model_copy(update={"train": train, "qat": QatConfig(epochs=epochs, learning_rate=rate)})
+def variant_settings(config: Path, folder: Path, epochs: int, rate: float, augment, seed):
+    """CONFIG's settings with the variant's, validated as the command line's would be (None keeps CONFIG's)."""
+    return load(config, {"train.out_dir": str(folder.resolve()), "train.augment": augment, "train.seed": seed,
+                         "qat.epochs": epochs, "qat.learning_rate": rate})
 
 
 def prepare(run: Path, folder: Path, settings) -> None:
-    """The variant's folder: the run's selected float weights, marked finished, and the variant's settings."""
+    """The variant's folder: the run's selected float weights, their phase marked done, and the variant's
+    settings (written last and atomically: a folder with a config.json is complete)."""
     (folder / "float").mkdir(parents=True, exist_ok=True)
     for name in ("best.weights.h5", "selected.json", "history.csv"):
         shutil.copy2(run / "float" / name, folder / "float" / name)
     (folder / "float" / "done").write_text("{}")
-    (folder / "config.json").write_text(settings.model_dump_json(indent=2))
+    write_atomically(folder / "config.json", lambda path: path.write_text(settings.model_dump_json(indent=2)))
 
 
 def main(config: str, run: str, out: str) -> None:
@@ -64,16 +59,18 @@ def main(config: str, run: str, out: str) -> None:
     rows = []
     for name, (epochs, rate, augment, seed) in VARIANTS.items():
         folder = Path(out) / name
-        settings = variant_settings(base, folder, epochs, rate, augment, seed)
+        settings = variant_settings(Path(config), folder, epochs, rate, augment, seed)
+        if (folder / "config.json").exists():
+            check_resumable(folder, settings)  # VARIANTS edited since: refused, named
+        else:
+            prepare(Path(run), folder, settings)
         if not (folder / "qat" / "done").exists():
-            if not (folder / "config.json").exists():
-                prepare(Path(run), folder, settings)
             keras.utils.set_random_seed(settings.train.seed)
             finish_with_qat(folder, train, validation, settings)
-        calibration = calibration_images(train, CALIBRATION_FACES, settings.train.seed)
+        calibration = calibration_images(train, settings.export.calibration_samples, settings.train.seed)
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / "candidate.tflite"
-            path.write_bytes(convert_int8(with_flip_average(load_qat(folder)), calibration))
+            path.write_bytes(convert_int8(trained_models(settings)[1], calibration))
             scores = evaluate_file(path, validation, settings)
         rows.append(f"| {name} | {epochs} | {rate:g} | {settings.train.augment} | {settings.train.seed} "
                     f"| {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |")

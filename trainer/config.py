@@ -92,7 +92,7 @@ class TrainConfig(PathFields):
 
 class QatConfig(Strict):
     epochs: int = Field(3, ge=0)
-    learning_rate: float = Field(1e-5, gt=0, description="peak; small steps keep the float model's accuracy (experiments/RESULTS.md, run 18)")
+    learning_rate: float = Field(1e-5, gt=0, description="peak; 1e-5 did best and 1e-4 worst on validation (experiments/RESULTS.md, run 18)")
 
 
 class DistillConfig(PathFields):
