@@ -1,4 +1,4 @@
-"""Does class weighting cost accuracy? Validation scores with the training prior added back to the outputs.
+"""Can accuracy be bought back from class weighting after training? The training prior added back to the outputs.
 
 ``train.class_weighting`` trains as if the four classes were equally common, which favours the rare ones
 (surprise) over the common one (happy). For accuracy on data distributed like training, Bayes' rule says to add
