@@ -48,12 +48,12 @@ class EdaConfig(PathFields):
 
 
 class ModelConfig(Strict):
-    """A compact MobileNetV2 adapted to small face crops (the shipped model), or a plain VGG-style CNN
-    (a float teacher to distil from: larger and of another family, so its mistakes differ)."""
+    """A compact MobileNetV2 adapted to small face crops (the shipped model), or a plain VGG-style or
+    ResNet-style CNN (float teachers to distil from: larger and of other families, so their mistakes differ)."""
 
-    architecture: Literal["mobilenet_v2", "vgg"] = "mobilenet_v2"
+    architecture: Literal["mobilenet_v2", "vgg", "resnet"] = "mobilenet_v2"
     input_size: int = Field(48, ge=32, le=224)
-    alpha: float = Field(0.5, gt=0, le=2.0, description="width multiplier (vgg: 0.5 = 32-256 channels)")
+    alpha: float = Field(0.5, gt=0, le=2.0, description="width multiplier (vgg, resnet: 0.5 = 32-256 channels)")
     stem_stride: Literal[1, 2] = Field(1, description="mobilenet_v2 only")
     last_channels: int = Field(1024, ge=64, description="mobilenet_v2 only")
     dropout: float = Field(0.2, ge=0, lt=1)

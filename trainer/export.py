@@ -84,7 +84,7 @@ def check_edgetpu_compatible(path: Path, shipped: Path) -> list[str]:
     return ops
 
 
-ARCHITECTURE_NAMES = {"mobilenet_v2": "MobileNetV2", "vgg": "VGG-style CNN"}
+ARCHITECTURE_NAMES = {"mobilenet_v2": "MobileNetV2", "vgg": "VGG-style CNN", "resnet": "ResNet-style CNN"}
 
 
 def data_summary(settings: TrainerConfig) -> dict:

@@ -16,7 +16,7 @@ from trainer.config import ModelConfig
 
 # (expansion, output channels at alpha 1, repeats, first stride) — the MobileNetV2 paper's table 2.
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-VGG_STAGES = (64, 128, 256, 512)  # channels at alpha 1 of the teacher's four stages
+VGG_STAGES = (64, 128, 256, 512)  # channels at alpha 1 of the teachers' four stages (VGG and ResNet alike)
 
 
 def make_divisible(channels: float, divisor: int = 8) -> int:
@@ -47,8 +47,8 @@ def inverted_residual(x, expansion: int, filters: int, stride: int, momentum: fl
 
 def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
     """Raw gray pixels (0..255, shape SxSx1) in, class probabilities out."""
-    build = build_vgg if settings.architecture == "vgg" else build_mobilenet_v2
-    return build(settings, num_classes)
+    builders = {"mobilenet_v2": build_mobilenet_v2, "vgg": build_vgg, "resnet": build_resnet}
+    return builders[settings.architecture](settings, num_classes)
 
 
 def build_mobilenet_v2(settings: ModelConfig, num_classes: int) -> keras.Model:
@@ -84,6 +84,36 @@ def build_vgg(settings: ModelConfig, num_classes: int) -> keras.Model:
     x = layers.Dropout(settings.dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
     return keras.Model(inputs, outputs, name=f"vgg_a{settings.alpha:g}_{settings.input_size}")
+
+
+def basic_block(x, filters: int, stride: int, momentum: float):
+    """ResNet's basic block: two 3x3 convolutions added to the input (projected by a 1x1 where shapes change)."""
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = conv_bn(x, filters, 1, stride, momentum, activate=False)
+    x = conv_bn(x, filters, 3, stride, momentum)
+    x = conv_bn(x, filters, 3, 1, momentum, activate=False)
+    return layers.ReLU(6.0)(layers.Add()([shortcut, x]))
+
+
+def build_resnet(settings: ModelConfig, num_classes: int) -> keras.Model:
+    """ResNet-18's layout for a 48x48 face: a 3x3 stem at full resolution (no 7x7 stride-2 stem and max pool,
+    which would leave 12x12 of a 48x48 face), then four stages of two basic blocks (64-512 channels at
+    alpha 1), each stage after the first halving the resolution.
+
+    A teacher, not a shipped model: a third family beside the VGG teacher and the MobileNetV2 student, whose
+    skip connections let it go twice as deep as the VGG, so its mistakes differ from both."""
+    momentum = settings.bn_momentum
+    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    x = conv_bn(x, make_divisible(VGG_STAGES[0] * settings.alpha), 3, 1, momentum)
+    for stage, channels in enumerate(VGG_STAGES):
+        for index in range(2):
+            x = basic_block(x, make_divisible(channels * settings.alpha), 2 if stage and not index else 1, momentum)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(settings.dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"resnet_a{settings.alpha:g}_{settings.input_size}")
 
 
 def batch_one(model: keras.Model) -> keras.Model:

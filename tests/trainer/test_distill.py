@@ -67,12 +67,13 @@ def write_run(root, name: str, architecture: str, teachers: str = "", size: int 
 
 
 @pytest.mark.slow
-def test_student_trains_from_a_vgg_teacher(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("architecture", ["vgg", "resnet"])
+def test_student_trains_from_a_teacher_of_another_family(architecture, tmp_path, capsys, monkeypatch):
     import trainer.train
 
     make_dataset(tmp_path / "data", per_class=30)
-    assert main(["--config", write_run(tmp_path, "teacher", "vgg"), "train"]) == 0
-    assert json.loads((tmp_path / "teacher/config.json").read_text())["model"]["architecture"] == "vgg"
+    assert main(["--config", write_run(tmp_path, "teacher", architecture), "train"]) == 0
+    assert json.loads((tmp_path / "teacher/config.json").read_text())["model"]["architecture"] == architecture
 
     teachers_used = []  # the teacher must reach the input pipeline, not just the run's record
 

@@ -87,3 +87,12 @@ def test_the_shape_check_names_a_batch_of_two(tmp_path):
     path = tmp_path / "pair.tflite"
     path.write_bytes(convert_int8(pair, np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype(np.float32)))
     assert any("[2, 46, 46, 4]" in problem for problem in edgetpu_shape_problems(path))
+
+
+def test_resnet_teacher_keeps_a_48px_face_whole_through_its_first_stage():
+    """No stride-2 stem: a 48x48 face stays 48x48 through stage one, then halves at each later stage."""
+    model = build_model(ModelConfig(architecture="resnet", alpha=0.25), 4)
+    sums = [layer.output.shape[1] for layer in model.layers if isinstance(layer, layers.Add)]
+    assert sums == [48, 48, 24, 24, 12, 12, 6, 6]
+    scores = model(face(0)).numpy()
+    assert scores.shape == (1, 4) and np.isclose(scores.sum(), 1.0)
