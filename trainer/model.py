@@ -16,7 +16,7 @@ from trainer.config import ModelConfig
 
 # (expansion, output channels at alpha 1, repeats, first stride) — the MobileNetV2 paper's table 2.
 BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-VGG_STAGES = (64, 128, 256, 512)  # channels at alpha 1 of the teachers' four stages (VGG and ResNet alike)
+TEACHER_STAGES = (64, 128, 256, 512)  # channels at alpha 1 of the teachers' four stages (VGG and ResNet alike)
 
 
 def make_divisible(channels: float, divisor: int = 8) -> int:
@@ -45,6 +45,22 @@ def inverted_residual(x, expansion: int, filters: int, stride: int, momentum: fl
     return x
 
 
+def raw_pixels(settings: ModelConfig):
+    """The model's input (raw gray pixels 0..255) and the same scaled to -1..1: normalisation is part of every
+    model, so a caller only resizes and quantizes."""
+    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
+    return inputs, layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+
+
+def classifier(inputs, features, settings: ModelConfig, num_classes: int, name: str) -> keras.Model:
+    """Global average pool, dropout and a softmax layer on the final feature map: the head every model shares
+    (``with_flip_average`` relies on it starting at the pool)."""
+    x = layers.GlobalAveragePooling2D()(features)
+    x = layers.Dropout(settings.dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name=f"{name}_{settings.input_size}")
+
+
 def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
     """Raw gray pixels (0..255, shape SxSx1) in, class probabilities out."""
     builders = {"mobilenet_v2": build_mobilenet_v2, "vgg": build_vgg, "resnet": build_resnet}
@@ -53,18 +69,14 @@ def build_model(settings: ModelConfig, num_classes: int) -> keras.Model:
 
 def build_mobilenet_v2(settings: ModelConfig, num_classes: int) -> keras.Model:
     momentum = settings.bn_momentum
-    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    inputs, x = raw_pixels(settings)
     x = conv_bn(x, make_divisible(32 * settings.alpha), 3, settings.stem_stride, momentum)
     for expansion, channels, repeats, stride in BLOCKS:
         for index in range(repeats):
             filters = make_divisible(channels * settings.alpha)
             x = inverted_residual(x, expansion, filters, stride if index == 0 else 1, momentum)
     x = conv_bn(x, settings.last_channels, 1, 1, momentum)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(settings.dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name=f"mobilenetv2_a{settings.alpha:g}_{settings.input_size}")
+    return classifier(inputs, x, settings, num_classes, f"mobilenetv2_a{settings.alpha:g}")
 
 
 def build_vgg(settings: ModelConfig, num_classes: int) -> keras.Model:
@@ -73,17 +85,13 @@ def build_vgg(settings: ModelConfig, num_classes: int) -> keras.Model:
     A teacher, not a shipped model: several times the student's weights and a different family, so its
     soft labels carry what the student does not already know (experiments/RESULTS.md, distillation)."""
     momentum = settings.bn_momentum
-    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
-    for stage, channels in enumerate(VGG_STAGES):
+    inputs, x = raw_pixels(settings)
+    for stage, channels in enumerate(TEACHER_STAGES):
         if stage:
             x = layers.MaxPooling2D()(x)
         for _ in range(2):
             x = conv_bn(x, make_divisible(channels * settings.alpha), 3, 1, momentum)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(settings.dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name=f"vgg_a{settings.alpha:g}_{settings.input_size}")
+    return classifier(inputs, x, settings, num_classes, f"vgg_a{settings.alpha:g}")
 
 
 def basic_block(x, filters: int, stride: int, momentum: float):
@@ -104,16 +112,12 @@ def build_resnet(settings: ModelConfig, num_classes: int) -> keras.Model:
     A teacher, not a shipped model: a third family beside the VGG teacher and the MobileNetV2 student, whose
     skip connections let it go twice as deep as the VGG, so its mistakes differ from both."""
     momentum = settings.bn_momentum
-    inputs = keras.Input((settings.input_size, settings.input_size, 1), name="pixels")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
-    x = conv_bn(x, make_divisible(VGG_STAGES[0] * settings.alpha), 3, 1, momentum)
-    for stage, channels in enumerate(VGG_STAGES):
+    inputs, x = raw_pixels(settings)
+    x = conv_bn(x, make_divisible(TEACHER_STAGES[0] * settings.alpha), 3, 1, momentum)
+    for stage, channels in enumerate(TEACHER_STAGES):
         for index in range(2):
             x = basic_block(x, make_divisible(channels * settings.alpha), 2 if stage and not index else 1, momentum)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(settings.dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
-    return keras.Model(inputs, outputs, name=f"resnet_a{settings.alpha:g}_{settings.input_size}")
+    return classifier(inputs, x, settings, num_classes, f"resnet_a{settings.alpha:g}")
 
 
 def batch_one(model: keras.Model) -> keras.Model:
