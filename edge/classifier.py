@@ -17,23 +17,44 @@ import cv2
 import numpy as np
 
 from edge.errors import UserError
+from edge.preprocess import PREPROCESSES, model_input
 from edge.runtime import load_interpreter
 
 log = logging.getLogger(__name__)
+
+
+def read_contract(model: Path) -> dict:
+    """The model contract, the JSON file beside the model."""
+    labels_file = Path(model).with_suffix(".json")
+    try:
+        return json.loads(labels_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{labels_file}: labels file not found (it must sit beside the model)") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{labels_file}: expected JSON with a \"labels\" list ({exc!r})") from None
 
 
 def read_labels(model: Path) -> list[str]:
     """The class names from the JSON file beside the model."""
     labels_file = Path(model).with_suffix(".json")
     try:
-        labels = json.loads(labels_file.read_text(encoding="utf-8"))["labels"]
-    except FileNotFoundError:
-        raise UserError(f"{labels_file}: labels file not found (it must sit beside the model)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        labels = read_contract(model)["labels"]
+    except (KeyError, TypeError) as exc:
         raise UserError(f"{labels_file}: expected JSON with a \"labels\" list ({exc!r})") from None
     if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
         raise UserError(f"{labels_file}: \"labels\" must be a non-empty list of strings")
     return labels
+
+
+def read_preprocess(model: Path) -> str:
+    """The contract's ``input.preprocess`` (edge.preprocess); a contract without one means the crop is only
+    resized (``none``), as for models exported before it was recorded."""
+    contract_file = Path(model).with_suffix(".json")
+    contract = read_contract(model)
+    method = contract.get("input", {}).get("preprocess", "none") if isinstance(contract.get("input"), dict) else "none"
+    if method not in PREPROCESSES:
+        raise UserError(f"{contract_file}: input.preprocess {method!r} is not one of {', '.join(PREPROCESSES)}")
+    return method
 
 
 def square_crop(gray: np.ndarray, box: tuple[float, float, float, float], margin: float) -> np.ndarray | None:
@@ -60,9 +81,12 @@ class EmotionClassifier:
     """
 
     def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False,
-                 *, labels: list[str] | None = None, pixel_range: tuple[float, float] = (0.0, 255.0)):
+                 *, labels: list[str] | None = None, pixel_range: tuple[float, float] = (0.0, 255.0),
+                 preprocess: str | None = None):
         self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
         self.labels = labels or read_labels(model)
+        # The contract's contrast normalisation (edge.preprocess); a peer without a contract states its own.
+        self.preprocess = preprocess or read_preprocess(model)
         # Raw 0..255 gray maps linearly onto the model's expected input range (the contract's is 0..255).
         self._offset, self._gain = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255
         self._input = self.interpreter.get_input_details()[0]
@@ -92,7 +116,7 @@ class EmotionClassifier:
         return np.concatenate([self._invoke(batch[i : i + 1]) for i in range(len(crops))])
 
     def _prepare(self, crop: np.ndarray) -> np.ndarray:
-        pixels = shrink(crop, self.width, self.height)
+        pixels = model_input(crop, self.width, self.height, self.preprocess)
         if self._raw_pixels:
             return pixels[..., None]
         pixels = pixels.astype(np.float32) * self._gain + self._offset
@@ -107,16 +131,6 @@ class EmotionClassifier:
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
         return dequantize(self.interpreter.get_tensor(self._output["index"]), self._output)
-
-
-def shrink(crop: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The crop at the model's input size. A box filter (INTER_AREA) is the right way down, but OpenCV's is
-    slow at non-integer factors (60 us per 100-260 px face crop, a tenth of the int8 model's invoke), so a
-    crop over twice the target size first goes bilinearly to exactly twice it, then through an exact 2x2 box
-    average: 15 us, and the same prediction for 98% of faces (experiments/resize_check.py)."""
-    if crop.shape[0] > 2 * height and crop.shape[1] > 2 * width:
-        crop = cv2.resize(crop, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def quantize(values: np.ndarray, tensor: dict) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Does the classifier's fast downscale (``edge.classifier.shrink``) change predictions against OpenCV's area
+"""Does the classifier's fast downscale (``edge.preprocess.shrink``) change predictions against OpenCV's area
 filter? 1,000 validation faces (250 per class) upscaled to a random 100-260 px, as a camera crop would be,
 then brought to the model's 48 px both ways (each timed) and classified by the shipped int8 model:
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.classifier import EmotionClassifier, shrink
+from edge.classifier import EmotionClassifier
+from edge.preprocess import shrink
 from edge.config import BUNDLED_MODEL
 
 

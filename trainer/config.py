@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.configfile import Strict, load_section, resolve_path
+from edge.preprocess import Preprocess
 
 DEFAULT_CLASSES = ["happy", "neutral", "sad", "surprise"]
 SPLITS = ("train", "validation", "test")
@@ -58,6 +59,10 @@ class ModelConfig(Strict):
     last_channels: int = Field(1024, ge=64, description="mobilenet_v2 only")
     dropout: float = Field(0.2, ge=0, lt=1)
     bn_momentum: float = Field(0.9, gt=0, lt=1)
+    preprocess: Preprocess = Field(
+        "none", description="contrast normalisation of the gray face crop before the resize (edge/preprocess.py); "
+                            "written into the model contract, so the daemon feeds the model what it was trained on"
+    )
 
 
 class TrainConfig(PathFields):
@@ -68,6 +73,14 @@ class TrainConfig(PathFields):
     weight_decay: float = Field(5e-5, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     augment: float = Field(1.0, ge=0, le=2, description="augmentation strength; 0 = mirror only")
+    camera_degradation: float = Field(
+        0.0, ge=0, le=1, description="share of training faces passed through a real camera's degradations (blur, "
+                                     "downscaling, low contrast, gamma, noise, JPEG; trainer/augment.py)"
+    )
+    targets: Literal["labels", "votes"] = Field(
+        "labels", description="labels: the class folder (one-hot); votes: the share of each class in the data "
+                              "folder's votes.csv (FER+'s ten annotators, trainer/votes.py)"
+    )
     mixup: float = Field(0.0, ge=0, description="Beta(a, a) mixup strength; 0 disables")
     class_weighting: bool = Field(True, description="inverse-frequency weight per sample, by the class its target favours "
                                   "(Keras takes the argmax of the target: under distillation or mixup that is the "

@@ -17,18 +17,23 @@ import tf_keras as keras
 from tqdm import tqdm
 
 from edge.errors import UserError
+from edge.preprocess import model_input, normalize_contrast
+from trainer.augment import camera_augmentation
 from trainer.config import TrainConfig, TrainerConfig
 from trainer.dataset import split_files
+from trainer.votes import vote_targets
 
 
 @dataclass
 class Split:
-    images: np.ndarray  # (N, S, S, 1) uint8, raw pixels
+    images: np.ndarray  # (N, S, S, 1) uint8, model inputs: the files through load_split's preprocess
     labels: np.ndarray  # (N,) int
+    targets: np.ndarray | None = None  # (N, classes) soft targets (train.targets: votes); None: one-hot labels
 
 
-def read_gray(path: Path, size: int) -> np.ndarray:
-    """One image as SxS gray uint8; an unreadable file is a user error naming it."""
+def read_gray(path: Path, size: int, preprocess: str = "none") -> np.ndarray:
+    """One image as the model's SxS gray uint8 input, through the same ``edge.preprocess.model_input`` the
+    daemon applies to a face crop; an unreadable file is a user error naming it."""
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -36,16 +41,28 @@ def read_gray(path: Path, size: int) -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) if data.size else None  # imdecode asserts on empty input
     if image is None:
         raise UserError(f"{path}: cannot decode image (run 'trainer eda' to exclude broken files)")
-    if image.shape != (size, size):
-        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR)
-    return image
+    return model_input(image, size, size, preprocess)
 
 
-def load_split(settings: TrainerConfig, split: str, size: int | None = None) -> Split:
+def load_split(settings: TrainerConfig, split: str, size: int | None = None, preprocess: str | None = None,
+               targets: bool = False) -> Split:
+    """A split as model inputs: ``preprocess`` defaults to the model's (``model.preprocess``); training
+    passes ``none`` and preprocesses after augmenting. With ``targets`` and ``train.targets: votes``, the
+    split carries the annotators' vote shares."""
     size = size or settings.model.input_size
+    method = settings.model.preprocess if preprocess is None else preprocess
     paths, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
-    images = np.stack([read_gray(p, size) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False)])
-    return Split(images[..., None], np.asarray(labels, dtype=np.int64))
+    images = np.stack([read_gray(p, size, method) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False,
+                                                                 disable=None)])
+    soft = vote_targets(settings.data_dir, paths, settings.classes) if targets and settings.train.targets == "votes" else None
+    return Split(images[..., None], np.asarray(labels, dtype=np.int64), soft)
+
+
+def preprocessed(images: np.ndarray, method: str) -> np.ndarray:
+    """(N, S, S, 1) uint8 images at the input size through the model's contrast normalisation."""
+    if method == "none":
+        return images
+    return np.stack([normalize_contrast(image[..., 0], method) for image in images])[..., None]
 
 
 def augmenter(seed: int, strength: float) -> keras.Sequential:
@@ -82,12 +99,14 @@ def random_erasing(images: tf.Tensor, probability: float = 0.5, max_fraction: fl
     return tf.where((inside & chosen)[..., None], fill, images)
 
 
-def training_dataset(split: Split, num_classes: int, settings: TrainConfig) -> tf.data.Dataset:
-    """Shuffled, augmented batches of (float pixels 0..255, one-hot labels)."""
+def training_dataset(split: Split, num_classes: int, settings: TrainConfig, preprocess: str) -> tf.data.Dataset:
+    """Shuffled, augmented batches of (float pixels 0..255, targets): ``split`` holds raw faces, which are
+    augmented, degraded as a camera would (``train.camera_degradation``), then ``preprocess``-ed as the
+    model's input is everywhere else. Targets are the split's soft targets, else one-hot labels."""
     seed, batch_size, strength = settings.seed, settings.batch_size, settings.augment
     augment = augmenter(seed, strength)
-    onehot = np.eye(num_classes, dtype=np.float32)[split.labels]
-    dataset = tf.data.Dataset.from_tensor_slices((split.images, onehot))
+    targets = split.targets if split.targets is not None else np.eye(num_classes, dtype=np.float32)[split.labels]
+    dataset = tf.data.Dataset.from_tensor_slices((split.images, targets.astype(np.float32)))
     dataset = dataset.shuffle(len(split.labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
 
     def transform(images, labels):
@@ -95,6 +114,8 @@ def training_dataset(split: Split, num_classes: int, settings: TrainConfig) -> t
         return random_erasing(images, probability=0.5 * strength), labels
 
     dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+    if settings.camera_degradation > 0 or preprocess != "none":
+        dataset = dataset.map(camera_augmentation(settings.camera_degradation, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
     if settings.mixup > 0:
         dataset = dataset.map(lambda x, y: mix(x, y, settings.mixup), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -20,7 +20,7 @@ from edge.scores import classification_scores
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.distill import soft_targets
 from trainer.model import build_model, unwrapped
-from trainer.pipeline import Split, class_weights, load_split, training_dataset
+from trainer.pipeline import Split, class_weights, load_split, preprocessed, training_dataset
 from trainer.quantize import quantize_for_training
 
 RECORD = "selected.json"  # the epoch chosen on validation, with its scores
@@ -211,9 +211,10 @@ def changed_keys(saved, current, prefix: str) -> list[str]:
 
 
 def calibration_sample(train: Split, settings: TrainerConfig) -> np.ndarray:
-    """A fixed random sample of unaugmented training images for the BatchNorm statistics."""
+    """A fixed random sample of unaugmented training images for the BatchNorm statistics, as model inputs
+    (``train`` holds raw faces: the training pipeline preprocesses after augmenting)."""
     order = np.random.default_rng(settings.train.seed).permutation(len(train.labels))
-    return train.images[order[: settings.train.bn_recalibration]]
+    return preprocessed(train.images[order[: settings.train.bn_recalibration]], settings.model.preprocess)
 
 
 def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig,
@@ -259,7 +260,7 @@ def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: S
         return
     phase_dir.mkdir(parents=True, exist_ok=True)
     steps = steps_per_epoch(train, settings)
-    dataset = training_dataset(train, len(settings.classes), settings.train)
+    dataset = training_dataset(train, len(settings.classes), settings.train, settings.model.preprocess)
     if settings.distill.teachers:
         dataset = dataset.map(soft_targets(load_teachers(train, settings), settings.distill)).prefetch(2)
     started = time.time()
@@ -325,6 +326,10 @@ def matching_run(run_dir: Path, settings: TrainerConfig, role: str) -> dict:
     if run["classes"] != settings.classes or size != settings.model.input_size:
         raise UserError(f"{run_dir}: {role} trained on classes {run['classes']} at {size} px, but the config has "
                         f"{settings.classes} at {settings.model.input_size} px (trainer.classes, trainer.model.input_size)")
+    preprocess = run["model"].get("preprocess", "none")
+    if preprocess != settings.model.preprocess:
+        raise UserError(f"{run_dir}: {role} trained on faces preprocessed '{preprocess}', but the config has "
+                        f"'{settings.model.preprocess}' (trainer.model.preprocess)")
     return run
 
 
@@ -350,7 +355,8 @@ def load_qat(run_dir: Path) -> keras.Model:
 
 
 def run_training(settings: TrainerConfig, resume: bool = False) -> int:
-    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    train = load_split(settings, "train", preprocess="none", targets=True)
+    validation = load_split(settings, "validation")
     run_dir = prepare_run_dir(settings, resume)
     keras.utils.set_random_seed(settings.train.seed)
     print(f"train {len(train.labels)} images, validation {len(validation.labels)}; run folder {run_dir}", flush=True)

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.classifier import EmotionClassifier, quantize, read_labels, shrink, square_crop
+from edge.classifier import EmotionClassifier, quantize, read_labels, square_crop
+from edge.preprocess import shrink
 from edge.errors import UserError
 from tests.support import LABELS
 
