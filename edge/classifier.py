@@ -23,9 +23,25 @@ from edge.runtime import load_interpreter
 log = logging.getLogger(__name__)
 
 
+def contract_file(model: Path) -> Path:
+    """The model's contract: the JSON file beside it, or for a float twin (which has none of its own) the
+    int8 contract that names it as ``float_twin``, so the twin is read with the same labels and preprocess."""
+    model = Path(model)
+    own = model.with_suffix(".json")
+    if own.is_file():
+        return own
+    for candidate in sorted(model.parent.glob("*.json")):
+        try:
+            if json.loads(candidate.read_text(encoding="utf-8")).get("float_twin") == model.name:
+                return candidate
+        except (OSError, ValueError, AttributeError):
+            continue
+    return own
+
+
 def read_contract(model: Path) -> dict:
-    """The model contract, the JSON file beside the model."""
-    labels_file = Path(model).with_suffix(".json")
+    """The model contract (``contract_file``)."""
+    labels_file = contract_file(model)
     try:
         return json.loads(labels_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -35,8 +51,8 @@ def read_contract(model: Path) -> dict:
 
 
 def read_labels(model: Path) -> list[str]:
-    """The class names from the JSON file beside the model."""
-    labels_file = Path(model).with_suffix(".json")
+    """The class names from the model's contract."""
+    labels_file = contract_file(model)
     try:
         labels = read_contract(model)["labels"]
     except (KeyError, TypeError) as exc:
@@ -47,13 +63,15 @@ def read_labels(model: Path) -> list[str]:
 
 
 def read_preprocess(model: Path) -> str:
-    """The contract's ``input.preprocess`` (edge.preprocess); a contract without one means the crop is only
-    resized (``none``), as for models exported before it was recorded."""
-    contract_file = Path(model).with_suffix(".json")
+    """The contract's ``input.preprocess`` (edge.preprocess); a model without a contract, or a contract
+    without the key (models exported before it was recorded), has its crop only resized (``none``)."""
+    path = contract_file(model)
+    if not path.is_file():
+        return "none"
     contract = read_contract(model)
     method = contract.get("input", {}).get("preprocess", "none") if isinstance(contract.get("input"), dict) else "none"
     if method not in PREPROCESSES:
-        raise UserError(f"{contract_file}: input.preprocess {method!r} is not one of {', '.join(PREPROCESSES)}")
+        raise UserError(f"{path}: input.preprocess {method!r} is not one of {', '.join(PREPROCESSES)}")
     return method
 
 
@@ -85,7 +103,8 @@ class EmotionClassifier:
                  preprocess: str | None = None):
         self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
         self.labels = labels or read_labels(model)
-        # The contract's contrast normalisation (edge.preprocess); a peer without a contract states its own.
+        # The contract's contrast normalisation (edge.preprocess), unless the caller states it (a float twin
+        # follows its int8 model's contract).
         self.preprocess = preprocess or read_preprocess(model)
         # Raw 0..255 gray maps linearly onto the model's expected input range (the contract's is 0..255).
         self._offset, self._gain = pixel_range[0], (pixel_range[1] - pixel_range[0]) / 255

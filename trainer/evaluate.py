@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.classifier import read_labels
+from edge.classifier import contract_file, read_labels, read_preprocess
 from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
@@ -44,24 +44,27 @@ def keras_candidates(run_dir: Path, name: str, split: Split, settings: TrainerCo
     return found
 
 
-def tflite_candidate(path: Path, name: str, split: Split, classes: list[str]) -> Candidate:
+def tflite_candidate(path: Path, name: str, settings: TrainerConfig, split_name: str) -> Candidate:
     """A TFLite file's probabilities in ``classes`` order: a model with its labels file beside it (the
-    contract's) may list them in any order; one without is taken to be in ``classes`` order."""
-    labels = read_labels(path) if path.with_suffix(".json").is_file() else classes
+    contract's) may list them in any order; one without is taken to be in ``classes`` order. The split is
+    read through the file's own preprocess (its contract's), so each model sees what it was trained on."""
+    classes = settings.classes
+    labels = read_labels(path) if contract_file(path).is_file() else classes
     if sorted(labels) != sorted(classes):
         raise UserError(f"{path}: its labels {labels} are not trainer.classes {classes}")
+    split = load_split(settings, split_name, preprocess=read_preprocess(path))
     probs = predict_tflite(path, split.images[..., 0], labels)
     return Candidate(f"{name} (TFLite)", probs[:, [labels.index(c) for c in classes]])
 
 
-def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:
+def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig, split_name: str) -> list[Candidate]:
     if not path.exists():
         raise UserError(f"{path}: model not found")
     if path.is_dir():
         return keras_candidates(path, name, split, settings)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
-    return [tflite_candidate(path, name, split, settings.classes)]
+    return [tflite_candidate(path, name, settings, split_name)]
 
 
 def display_names(models: list[Path]) -> list[str]:
@@ -110,7 +113,7 @@ def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str,
     names = display_names(models)
     if len(set(names)) < len(names):
         raise UserError(f"models {', '.join(map(str, models))}: two share a name and a folder name; copy one aside")
-    candidates = [c for path, name in zip(models, names) for c in candidates_for(path, name, split, settings)]
+    candidates = [c for path, name in zip(models, names) for c in candidates_for(path, name, split, settings, split_name)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

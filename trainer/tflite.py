@@ -21,9 +21,10 @@ INT8_INPUT_DESCRIPTION = {
 
 
 def predict_tflite(path: Path, gray: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """Class probabilities for gray face images (N, H, W), through the edge daemon's own classifier, so a
-    score measured here is the score the device gets (same resize, quantization and interpreter)."""
-    classifier = EmotionClassifier(path, threads=2, labels=list(labels))
+    """Class probabilities for gray face images (N, H, W) that are already model inputs (``load_split``
+    applied the preprocess), through the edge daemon's own classifier, so a score measured here is the
+    score the device gets (same resize, quantization and interpreter)."""
+    classifier = EmotionClassifier(path, threads=2, labels=list(labels), preprocess="none")
     return np.concatenate([classifier.classify([image]) for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1)])
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bench.speed import percentiles_ms
-from edge.classifier import EmotionClassifier, read_labels
+from edge.classifier import EmotionClassifier, contract_file, read_labels
 from edge.config import EdgeConfig
 from edge.errors import UserError
 
@@ -94,7 +94,7 @@ def _peer_labels(text: str, path: Path, values: dict) -> list[str]:
     labels = [label.strip() for label in values.get("labels", []) if label.strip()]
     if labels:
         return labels
-    if path.with_suffix(".json").is_file():
+    if contract_file(path).is_file():
         return read_labels(path)
     raise UserError(f"--peer {text}: give labels=... (no {path.with_suffix('.json').name} beside the model)")
 
