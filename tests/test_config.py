@@ -21,7 +21,8 @@ def test_repository_config_is_valid():
     assert edge_config.load(REPO / "config.yaml").cameras
     settings = trainer_config.load(REPO / "config.yaml")
     assert settings.classes == ["happy", "neutral", "sad", "surprise"]
-    assert settings.manifest == REPO / "reports/eda/manifest.csv"
+    assert settings.data_dir.name == "ferplus-4class" and settings.manifest is None
+    assert settings.model.preprocess == "equalize_hist" and settings.train.targets == "votes"
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--int8", action="store_true", help="full-integer int8 TFLite (the edge model)")
     export.add_argument("--out", help="int8 model path (trainer.export.out)")
     export.add_argument("--data", help="dataset root for calibration and the validation check (trainer.data_dir)")
+    export.add_argument("--force", action="store_true",
+                        help="replace the shipped model even if the new one scores lower on validation")
 
     evaluate = verbs.add_parser("evaluate", parents=[common], help="metrics, confusion matrix, calibration and saliency on a split")
     evaluate.add_argument("models", nargs="+", help=".tflite files and/or Keras run folders to compare")
@@ -95,7 +97,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "export":
         from trainer.export import run_export
 
-        return run_export(settings, int8=args.int8)
+        return run_export(settings, int8=args.int8, force=args.force)
     from trainer.evaluate import run_evaluation
 
     return run_evaluation(settings, [Path(m) for m in args.models], settings.evaluate.split, settings.evaluate.out_dir)

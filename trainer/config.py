@@ -119,8 +119,16 @@ class DistillConfig(PathFields):
     flip_average: bool = Field(False, description="teachers score each image and its mirror image (twice the teacher cost)")
 
 
+class Benchmark(PathFields):
+    """Another dataset of the same class folders whose test split the export also scores, for the card."""
+
+    data_dir: Path
+    note: str = Field("", description="why its figures differ from the main dataset's, printed under them in the card")
+
+
 class ExportConfig(PathFields):
     out: Path = Path("edge/models/emotion_int8.tflite")
+    benchmarks: list[Benchmark] = Field(default_factory=list, description="datasets whose test split the card also reports")
     calibration_samples: int = Field(300, ge=1)
     flip_average: bool = Field(True, description="fold mirror-image averaging into the exported model")
     max_int8_drop: float = Field(0.015, ge=0, description="max accuracy the int8 file may trail its float model by")

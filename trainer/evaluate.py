@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.classifier import contract_file, read_labels, read_preprocess
+from edge.classifier import contract_file, read_labels
 from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
 from trainer.metrics import calibration_bins, summarize
-from trainer.pipeline import Split, load_split
+from trainer.pipeline import Split, load_split, preprocessed
 from trainer.saliency import grad_cam, overlay
 from trainer.tflite import predict_tflite
 
@@ -31,40 +31,40 @@ class Candidate:
 
 
 def keras_candidates(run_dir: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:
-    """The float model and, when trained, the QAT model of a run folder, scored as exported (mirror-averaged
-    with ``export.flip_average``), so their rows compare with the TFLite rows and with the run's selection."""
+    """The float model and, when trained, the QAT model of a run folder, scored as exported (the run's
+    preprocess, mirror-averaged with ``export.flip_average``), so their rows compare with the TFLite rows and
+    with the run's selection."""
     from trainer.train import load_float, load_qat, matching_run, predict
 
-    matching_run(run_dir, settings, "the evaluated run")
+    matching_run(run_dir, settings, "the evaluated run")  # its preprocess is the config's
+    images = preprocessed(split.images, settings.model.preprocess)
     found = [Candidate(f"{name} float (Keras)", None, load_float(run_dir))]
     if (run_dir / "qat" / "best.weights.h5").exists():
         found.append(Candidate(f"{name} QAT (Keras)", None, load_qat(run_dir)))
     for candidate in found:
-        candidate.probs = predict(candidate.keras_model, split.images, settings.export.flip_average)
+        candidate.probs = predict(candidate.keras_model, images, settings.export.flip_average)
     return found
 
 
-def tflite_candidate(path: Path, name: str, settings: TrainerConfig, split_name: str) -> Candidate:
+def tflite_candidate(path: Path, name: str, split: Split, classes: list[str]) -> Candidate:
     """A TFLite file's probabilities in ``classes`` order: a model with its labels file beside it (the
-    contract's) may list them in any order; one without is taken to be in ``classes`` order. The split is
-    read through the file's own preprocess (its contract's), so each model sees what it was trained on."""
-    classes = settings.classes
+    contract's) may list them in any order; one without is taken to be in ``classes`` order. The raw faces go
+    through the file's own preprocess (its contract's), as on the device."""
     labels = read_labels(path) if contract_file(path).is_file() else classes
     if sorted(labels) != sorted(classes):
         raise UserError(f"{path}: its labels {labels} are not trainer.classes {classes}")
-    split = load_split(settings, split_name, preprocess=read_preprocess(path))
     probs = predict_tflite(path, split.images[..., 0], labels)
     return Candidate(f"{name} (TFLite)", probs[:, [labels.index(c) for c in classes]])
 
 
-def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig, split_name: str) -> list[Candidate]:
+def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:
     if not path.exists():
         raise UserError(f"{path}: model not found")
     if path.is_dir():
         return keras_candidates(path, name, split, settings)
     if path.suffix != ".tflite" or not path.is_file():
         raise UserError(f"{path}: expected a .tflite file or a run folder")
-    return [tflite_candidate(path, name, settings, split_name)]
+    return [tflite_candidate(path, name, split, settings.classes)]
 
 
 def display_names(models: list[Path]) -> list[str]:
@@ -109,11 +109,11 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
 
 def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    split = load_split(settings, split_name)
+    split = load_split(settings, split_name, preprocess="none")  # raw faces: each model applies its own preprocess
     names = display_names(models)
     if len(set(names)) < len(names):
         raise UserError(f"models {', '.join(map(str, models))}: two share a name and a folder name; copy one aside")
-    candidates = [c for path, name in zip(models, names) for c in candidates_for(path, name, split, settings, split_name)]
+    candidates = [c for path, name in zip(models, names) for c in candidates_for(path, name, split, settings)]
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):

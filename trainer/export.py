@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from edge.classifier import read_labels, read_preprocess
 from edge.errors import UserError
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.dataset import split_files
@@ -95,19 +96,32 @@ def data_summary(settings: TrainerConfig) -> dict:
     return {"data_dir": settings.data_dir.name, "manifest": settings.manifest.name if settings.manifest else None, "counts": counts}
 
 
+def benchmark_metrics(settings: TrainerConfig, out: Path, float_path: Path) -> dict:
+    """Both files on the test split of each ``export.benchmarks`` dataset (raw faces, the run's preprocess)."""
+    results = {}
+    for benchmark in settings.export.benchmarks:
+        other = settings.model_copy(update={"data_dir": benchmark.data_dir, "manifest": None})
+        test = load_split(other, "test", preprocess="none")
+        results[benchmark.data_dir.name] = {"note": benchmark.note, "int8": evaluate_file(out, test, settings),
+                                            "float": evaluate_file(float_path, test, settings)}
+    return results
+
+
 def write_contract(path: Path, settings: TrainerConfig, run: dict, ops: list[str], metrics: dict, source: str) -> dict:
     """The JSON beside the model that the edge daemon, the benchmark and third parties read; ``run`` is the
     exported run's own ``config.json``."""
     model = ModelConfig.model_validate(run["model"])
     contract = {
         "labels": run["classes"],
-        "input": {**INT8_INPUT_DESCRIPTION, "height": model.input_size, "width": model.input_size, "channels": 1},
+        "input": {**INT8_INPUT_DESCRIPTION, "preprocess": model.preprocess, "height": model.input_size,
+                  "width": model.input_size, "channels": 1},
         "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
         "architecture": {"name": ARCHITECTURE_NAMES[model.architecture], **model.model_dump(),
                          "flip_average": settings.export.flip_average},
         "run": settings.train.out_dir.name,
         "trained_from": source,
         "distilled_from": [Path(teacher).name for teacher in run.get("distill", {}).get("teachers", [])],
+        "targets": run.get("train", {}).get("targets", "labels"),
         "operators": ops,
         "float_twin": float_twin_name(path),
         "data": data_summary(settings),
@@ -137,7 +151,39 @@ def trained_models(settings: TrainerConfig):
 
 
 def evaluate_file(path: Path, split: Split, settings: TrainerConfig) -> dict:
-    return summarize(split.labels, predict_tflite(path, split.images[..., 0], settings.classes), settings.classes)
+    """A file being exported (no contract yet) on raw faces, through the run's preprocess."""
+    probs = predict_tflite(path, split.images[..., 0], settings.classes, preprocess=settings.model.preprocess)
+    return summarize(split.labels, probs, settings.classes)
+
+
+def shipped_scores(shipped: Path, split: Split, settings: TrainerConfig) -> dict | None:
+    """The shipped model's scores on the same raw faces, through its own contract (labels in its order,
+    its preprocess); None when there is no shipped model or it has other classes."""
+    if not shipped.is_file():
+        return None
+    labels = read_labels(shipped)
+    if sorted(labels) != sorted(settings.classes):
+        return None
+    probs = predict_tflite(shipped, split.images[..., 0], labels, preprocess=read_preprocess(shipped))
+    return summarize(split.labels, probs[:, [labels.index(c) for c in settings.classes]], settings.classes)
+
+
+def guard_shipped(settings: TrainerConfig, candidate: dict, validation: Split, force: bool) -> None:
+    """Never replace the shipped model with a worse one: the candidate's validation macro-F1 (the
+    selection metric) must be at least the shipped file's on the very same files, or ``--force`` given."""
+    shipped = settings.export.out
+    current = shipped_scores(shipped, validation, settings)
+    if current is None:
+        if shipped.is_file() and not force:
+            raise ExportCheckFailed(f"{shipped}: the shipped model has other classes than {settings.classes}, so the new "
+                                    "one cannot be compared with it; nothing was replaced (--force to replace it)")
+        return
+    where = f"the same {len(validation.labels)} files of {settings.data_dir.name}/validation"
+    print(f"shipped {shipped.name}: validation accuracy {current['accuracy']:.4f} macro-F1 {current['macro_f1']:.4f} on {where}")
+    if candidate["macro_f1"] < current["macro_f1"] and not force:
+        raise ExportCheckFailed(f"{shipped}: the new int8 model's validation macro-F1 {candidate['macro_f1']:.4f} is below "
+                                f"the shipped model's {current['macro_f1']:.4f} on {where}; nothing was replaced "
+                                "(--force to replace it anyway)")
 
 
 def float_twin_name(out: Path) -> str:
@@ -145,7 +191,7 @@ def float_twin_name(out: Path) -> str:
     return out.name.replace("_int8", "_float") if "_int8" in out.name else f"{out.stem}_float.tflite"
 
 
-def run_export(settings: TrainerConfig, int8: bool = False) -> int:
+def run_export(settings: TrainerConfig, int8: bool = False, force: bool = False) -> int:
     """Stage every file, then move them over the shipped ones together (see the module docstring)."""
     from trainer.train import matching_run
 
@@ -156,17 +202,19 @@ def run_export(settings: TrainerConfig, int8: bool = False) -> int:
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     try:
-        for path in export_files(settings, run, stage / out.name, int8):
+        for path in export_files(settings, run, stage / out.name, int8, force):
             path.replace(out.parent / path.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return 0
 
 
-def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool) -> list[Path]:
-    """The float twin and, with ``int8``, the checked int8 model, its contract, confusion matrix and card."""
+def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool, force: bool = False) -> list[Path]:
+    """The float twin and, with ``int8``, the checked int8 model, its contract, confusion matrix and card.
+    Calibration takes model inputs (the run's preprocess); the files are scored on raw faces, as a device
+    feeds them."""
     float_model, quantizable, source = trained_models(settings)
-    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    train, validation = load_split(settings, "train"), load_split(settings, "validation", preprocess="none")
     float_path = out.with_name(float_twin_name(out))
     float_path.write_bytes(convert_float(float_model))
     float_val = evaluate_file(float_path, validation, settings)
@@ -185,10 +233,12 @@ def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool) -> l
             f"{drop * 100:.2f} points (limit export.max_int8_drop = {settings.export.max_int8_drop * 100:.1f}); "
             "nothing was replaced"
         )
-    test = load_split(settings, "test")
+    guard_shipped(settings, int8_val, validation, force)
+    test = load_split(settings, "test", preprocess="none")
     metrics = {
         "validation": {"int8": int8_val, "float": float_val},
         "test": {"int8": evaluate_file(out, test, settings), "float": evaluate_file(float_path, test, settings)},
+        "benchmarks": benchmark_metrics(settings, out, float_path),
     }
     contract = write_contract(out, settings, run, ops, metrics, source)
     confusion = plot_confusion(metrics["test"]["int8"]["confusion"], settings.classes, "int8 model, test", out.with_name(out.stem + "_confusion.png"))

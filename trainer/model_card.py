@@ -15,11 +15,13 @@ policing, health, education), nor on people who have not been told a camera is a
 
 ## Known limits
 - **Four classes only.** Anger, disgust and fear faces get forced into one of these four (often sad or surprise).
-- **Data bias.** FER2013 was scraped from web image search: mostly frontal, posed or semi-posed adult faces,
+- **Data bias.** FER2013 (FER+ relabels its faces) was scraped from web image search: mostly frontal, posed or semi-posed adult faces,
   skewed towards lighter skin tones and young adults; children, older people and darker skin are
   under-represented, and accuracy for them is not measured here. Labels are noisy (the audit in
   `reports/eda` flags duplicates with conflicting labels and thousands of review candidates).
-- **Input.** 48x48 grayscale crops: colour is discarded; strong side lighting, profile views (> ~45 degrees),
+- **Input.** 48x48 grayscale crops: colour is discarded; the model is trained on camera-like blur, small
+  faces, low contrast, dark rooms, noise and JPEG (the robustness benchmark in `reports/robustness` measures
+  how far that holds), yet strong side lighting, profile views (> ~45 degrees),
   occlusion (masks, hands) and motion blur degrade it. Sad and neutral are the classes it confuses most.
 """
 
@@ -54,6 +56,25 @@ def describe(arch: dict) -> str:
     return f"{arch['name']} ({shape})"
 
 
+def data_description(contract: dict) -> str:
+    """What the model was trained on, by the data folder's name."""
+    data = contract["data"]["data_dir"]
+    if data.startswith("ferplus"):
+        labels = ("the FER+ majority of ten annotators per face"
+                  + (", trained towards the annotators' vote shares" if contract.get("targets") == "votes" else ""))
+        return f"`{data}`: FER2013's original pixels with {labels}"
+    return f"`{data}`: FER2013's faces with its single original labels"
+
+
+def benchmark_section(contract: dict) -> str:
+    """The other datasets the export scored, each with the reason its figures differ."""
+    sections = []
+    for name, result in contract["metrics"].get("benchmarks", {}).items():
+        table = markdown_table({"int8 TFLite (this file)": result["int8"], "float TFLite twin": result["float"]}, contract["labels"])
+        sections.append(f"### Also measured: {name}/test ({result['int8']['n']} images)\n{table}\n\n{result['note']}\n")
+    return "\n".join(sections)
+
+
 def render(contract: dict, shown: Path, confusion_png: str) -> str:
     model_name = shown.name
     out_flag = "" if model_name == SHIPPED_NAME else f" --out {shown}"  # else it would replace the shipped model
@@ -68,9 +89,11 @@ A compact {describe(arch)},
 trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
 (uint8 raw-pixel input, uint8 probabilities, static batch 1, Edge TPU-compatible operators:
 {', '.join(contract['operators'])}). Outputs, in order: {', '.join(contract['labels'])}.
+Input preprocessing (the contract's `input.preprocess`, done by the daemon): `{contract['input'].get('preprocess', 'none')}`
+on the gray face crop, then the resize.
 
 ## Data
-FER2013 restricted to four classes, canonical split (train = Training, validation = PublicTest,
+{data_description(contract)}; four classes, FER2013's canonical split (train = Training, validation = PublicTest,
 test = PrivateTest); {files_used(contract['data']['manifest'])}.
 Everything was chosen on validation; test is evaluated at each export, for this card, and never used for a choice.
 
@@ -78,9 +101,10 @@ Everything was chosen on validation; test is evaluated at each export, for this 
 |---|{'---|' * (len(contract['labels']) + 1)}
 {data_rows}
 
-## Test metrics ({test['int8']['n']} images of PrivateTest)
+## Test metrics ({test['int8']['n']} images of {contract['data']['data_dir']}/test, PrivateTest)
 {markdown_table({'int8 TFLite (this file)': test['int8'], 'float TFLite twin': test['float']}, contract['labels'])}
 
+{benchmark_section(contract)}
 Validation (used for every choice): int8 accuracy {validation['int8']['accuracy']:.4f}, macro-F1
 {validation['int8']['macro_f1']:.4f}; float accuracy {validation['float']['accuracy']:.4f}.
 

@@ -14,17 +14,18 @@ from edge.classifier import EmotionClassifier
 
 INT8_INPUT_DESCRIPTION = {
     "dtype": "uint8",
-    "pixels": "raw grayscale 0..255 of the face crop resized to height x width; with 3 channels, the gray crop replicated",
+    "pixels": "grayscale 0..255 of the face crop through 'preprocess' (edge/preprocess.py: none, or cv2.equalizeHist "
+              "or CLAHE(2.0, 8x8) on the gray crop), then resized to height x width (area filter down, bilinear up)",
     "layout": "NHWC, static batch of 1",
     "quantization": "use the input tensor's own scale and zero point",
 }
 
 
-def predict_tflite(path: Path, gray: np.ndarray, labels: Sequence[str]) -> np.ndarray:
-    """Class probabilities for gray face images (N, H, W) that are already model inputs (``load_split``
-    applied the preprocess), through the edge daemon's own classifier, so a score measured here is the
-    score the device gets (same resize, quantization and interpreter)."""
-    classifier = EmotionClassifier(path, threads=2, labels=list(labels), preprocess="none")
+def predict_tflite(path: Path, gray: np.ndarray, labels: Sequence[str], preprocess: str | None = None) -> np.ndarray:
+    """Class probabilities for raw gray face images (N, H, W), through the edge daemon's own classifier, so
+    a score measured here is the score the device gets (same preprocess, resize, quantization and
+    interpreter). ``preprocess`` None follows the file's contract; a file being exported has none yet."""
+    classifier = EmotionClassifier(path, threads=2, labels=list(labels), preprocess=preprocess)
     return np.concatenate([classifier.classify([image]) for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1)])
 
 

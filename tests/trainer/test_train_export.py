@@ -213,3 +213,28 @@ def test_contract_describes_the_exported_run_not_the_current_config(exported, ca
     assert main(["--config", str(reordered), "export", "--int8"]) == 2
     assert "trained on classes" in capsys.readouterr().err
     assert not (exported / "reordered").exists() or not any((exported / "reordered").iterdir())
+
+
+def test_export_never_replaces_the_shipped_model_with_a_worse_one(exported, capsys):
+    """A one-step run (near chance) exported over a good model is refused in one line with exit 3 and the
+    shipped files left byte for byte; ``--force`` replaces them."""
+    shipped = exported / "guarded/emotion_int8.tflite"
+    shipped.parent.mkdir()
+    for name in ("emotion_int8.tflite", "emotion_int8.json", "emotion_float.tflite"):
+        shutil.copy(exported / "model" / name, shipped.parent / name)
+    config = write_config(exported, out="guarded/emotion_int8.tflite")
+    weak = exported / "config_weak.yaml"
+    weak.write_text(config.read_text().replace("epochs: 8", "epochs: 1, max_steps_per_epoch: 1")
+                    .replace("average_last: 3", "average_last: 0").replace("qat: {epochs: 1", "qat: {epochs: 0"))
+    assert main(["--config", str(weak), "train", "--out", str(exported / "weak")]) == 0
+    before = {path.name: path.read_bytes() for path in shipped.parent.iterdir()}
+    capsys.readouterr()
+
+    assert main(["--config", str(weak), "export", "--int8", "--run", str(exported / "weak")]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "is below the shipped model's" in err and "--force" in err and len(err.splitlines()) == 1
+    assert {path.name: path.read_bytes() for path in shipped.parent.iterdir()} == before
+
+    assert main(["--config", str(weak), "export", "--int8", "--run", str(exported / "weak"), "--force"]) == 0
+    assert shipped.read_bytes() != before["emotion_int8.tflite"]
+    assert json.loads(shipped.with_suffix(".json").read_text())["run"] == "weak"
