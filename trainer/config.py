@@ -42,6 +42,15 @@ class EdaConfig(PathFields):
     )
     label_noise: bool = True
     folds: int = Field(5, ge=2)
+    match_max_distance: float = Field(
+        50.0, gt=0, description="fer2013-4class-match.csv pairs closer than this (mean squared difference of 12x12 "
+                                "thumbnails) count as the same face in the FER2013-vs-FER+ label comparison"
+    )
+    paired_copy: Optional[Path] = Field(
+        None, description="the folder the match file's fer2013_path names, for the pixel statistics of both copies; "
+                          "None: the data folder's sibling fer2013-4class"
+    )
+    paired_sample: int = Field(2000, ge=1, description="matched faces read from each copy for those statistics")
     exclude: list[ExclusionReason] = Field(
         default_factory=lambda: ["corrupt", "duplicate", "leak", "blank"],
         description="which findings remove a file from the cleaned manifest (a wrong_format image, colour or "
