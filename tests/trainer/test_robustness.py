@@ -138,6 +138,7 @@ def test_the_command_writes_table_json_and_png(benchmark_run):
     ("{tmp}/nope.tflite", "model {tmp}/nope.tflite: model file not found"),
     ("{model}:labels=angry,disgust,fear,calm", "no output for class happy, neutral, sad, surprise"),
     ("{model}:range=0-9", "range=0-9 (known: 0-255, 0-1, -1-1)"),
+    ("{model}:size=64", "model {model}: size=64 but the model's input is 48x48x1"),
 ])
 def test_bad_model_spec_is_one_line_naming_it(spec, expected, tmp_path, capsys):
     model = copy_shipped_model(tmp_path)
