@@ -1,4 +1,4 @@
-"""``trainer``: one verb per job (eda, train, export, evaluate), every option also a ``config.yaml`` key."""
+"""``trainer``: one verb per job (eda, train, export, evaluate, robustness), every option also a ``config.yaml`` key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from edge.config import resolve_peer
 from edge.configfile import absolute, add_config_flag, default_config_path
 from edge.errors import exit_on_user_error
 from trainer import config as trainer_config
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="dataset root (trainer.data_dir)")
     evaluate.add_argument("--split", help="split to evaluate (trainer.evaluate.split, default test)")
     evaluate.add_argument("--out", help="report folder (trainer.evaluate.out_dir)")
+
+    robustness = verbs.add_parser("robustness", parents=[common], help="accuracy of TFLite models under 6 camera degradations x 3 severities")
+    robustness.add_argument("models", nargs="*", metavar="MODEL",
+                            help="a .tflite file, as PATH[:range=-1-1,labels=a,b,...] like edge bench --peer "
+                                 "(trainer.robustness.models; default: the shipped int8 model and its float twin)")
+    robustness.add_argument("--data", help="dataset root (trainer.data_dir)")
+    robustness.add_argument("--split", help="split to score (trainer.robustness.split, default test)")
+    robustness.add_argument("--out", help="report folder (trainer.robustness.out_dir)")
     return parser
 
 
@@ -74,13 +83,17 @@ def overrides_for(args: argparse.Namespace) -> dict:
         }
     if args.verb == "export":
         return {**common, "train.out_dir": absolute(args.run), "export.out": absolute(args.out)}
+    if args.verb == "robustness":
+        return {**common, "robustness.models": [resolve_peer(m, absolute) for m in args.models] or None,
+                "robustness.split": args.split, "robustness.out_dir": absolute(args.out)}
     return {**common, "evaluate.split": args.split, "evaluate.out_dir": absolute(args.out)}
 
 
 def dispatch(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else default_config_path()
     settings = trainer_config.load(config_path, overrides_for(args))
-    if getattr(args, "data", None) and not getattr(args, "manifest", None) and settings.manifest is not None \
+    uses_manifest = args.verb != "robustness"  # the benchmark scores every file of its split
+    if uses_manifest and getattr(args, "data", None) and not getattr(args, "manifest", None) and settings.manifest is not None \
             and settings.data_dir.resolve() != trainer_config.load(config_path, {}).data_dir.resolve():
         # The configured manifest lists the configured dataset's files, not these; say so, never silently.
         print(f"trainer: --data {settings.data_dir} is not the configured dataset; its manifest "
@@ -98,6 +111,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from trainer.export import run_export
 
         return run_export(settings, int8=args.int8, force=args.force)
+    if args.verb == "robustness":
+        from trainer.robustness import run_robustness
+
+        return run_robustness(settings)
     from trainer.evaluate import run_evaluation
 
     return run_evaluation(settings, [Path(m) for m in args.models], settings.evaluate.split, settings.evaluate.out_dir)

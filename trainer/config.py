@@ -6,10 +6,11 @@ Every CLI option of ``trainer`` maps to a key here; the command line overrides t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from edge.config import resolve_peer
 from edge.configfile import Strict, load_section, resolve_path
 from edge.preprocess import Preprocess
 
@@ -41,6 +42,15 @@ class EdaConfig(PathFields):
     )
     label_noise: bool = True
     folds: int = Field(5, ge=2)
+    match_max_distance: float = Field(
+        50.0, gt=0, description="fer2013-4class-match.csv pairs closer than this (mean squared difference of 12x12 "
+                                "thumbnails) count as the same face in the FER2013-vs-FER+ label comparison"
+    )
+    paired_copy: Optional[Path] = Field(
+        None, description="the folder the match file's fer2013_path names, for the pixel statistics of both copies; "
+                          "None: the data folder's sibling fer2013-4class"
+    )
+    paired_sample: int = Field(2000, ge=1, description="matched faces read from each copy for those statistics")
     exclude: list[ExclusionReason] = Field(
         default_factory=lambda: ["corrupt", "duplicate", "leak", "blank"],
         description="which findings remove a file from the cleaned manifest (a wrong_format image, colour or "
@@ -139,6 +149,23 @@ class EvaluateConfig(PathFields):
     out_dir: Path = Path("reports/evaluation")
 
 
+class RobustnessConfig(PathFields):
+    """``trainer robustness``: models scored on a split under the camera-degradation benchmark."""
+
+    models: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: ["edge/models/emotion_int8.tflite", "edge/models/emotion_float.tflite"], min_length=1,
+        description="TFLite models as PATH[:range=-1-1,labels=a,b,...] (edge bench's --peer syntax); the MODEL arguments replace them",
+    )
+    split: str = Field("test", min_length=1)
+    out_dir: Path = Path("reports/robustness")
+
+    @field_validator("models")
+    @classmethod
+    def _model_paths(cls, models: list[str], info: ValidationInfo) -> list[str]:
+        """A model file, like every path in the file, is relative to the config file's folder."""
+        return [resolve_peer(text, lambda path: resolve_path(path, info)) for text in models]
+
+
 class TrainerConfig(PathFields):
     data_dir: Path = Path("../shared/data/fer2013-4class")
     classes: list[str] = Field(default_factory=lambda: list(DEFAULT_CLASSES), min_length=2)
@@ -150,6 +177,7 @@ class TrainerConfig(PathFields):
     distill: DistillConfig = Field(default_factory=DistillConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    robustness: RobustnessConfig = Field(default_factory=RobustnessConfig)
 
     @model_validator(mode="after")
     def _distinct_classes(self) -> "TrainerConfig":

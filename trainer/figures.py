@@ -49,18 +49,22 @@ def plot_training_curves(run_dir: Path) -> Path:
     return path
 
 
-def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path) -> Path:
-    """Row-normalised confusion matrix with counts, so recall per class reads off the diagonal."""
+def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path,
+                   xlabel: str = "predicted", ylabel: str = "true", columns: Sequence[str] | None = None) -> Path:
+    """Row-normalised confusion matrix with counts, so recall per class reads off the diagonal. Any two
+    labellings of the same faces (``trainer eda`` compares FER2013's labels with FER+'s, whose ``columns``
+    add one for faces outside the classes)."""
+    columns = list(columns or classes)
     counts = np.asarray(confusion, dtype=float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    figure, axis = plt.subplots(figsize=(4.8, 4.2))
+    figure, axis = plt.subplots(figsize=(4.8 + 0.9 * (len(columns) - len(classes)), 4.2))
     axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
-        for j in range(len(classes)):
+        for j in range(len(columns)):
             axis.text(j, i, f"{rates[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center",
                       color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
-    axis.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
-             xlabel="predicted", ylabel="true", title=title)
+    axis.set(xticks=range(len(columns)), yticks=range(len(classes)), xticklabels=columns, yticklabels=classes,
+             xlabel=xlabel, ylabel=ylabel, title=title)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -40,6 +40,7 @@ class ModelSpec:
     expect: dict = field(default_factory=dict)  # size / channels the user stated, checked on load
     accelerator: str = "cpu"  # the shipped model follows edge.accelerator (a Coral runs its _edgetpu file)
     fallback_to_cpu: bool = False
+    flag: str = "--peer"  # the option or argument that named the model, for its error messages
 
     def load(self, threads: int = 1) -> EmotionClassifier:
         """The daemon's classifier for this model, its stated input shape checked."""
@@ -48,7 +49,7 @@ class ModelSpec:
         actual = {"size": classifier.height, "channels": classifier.channels}
         for key, value in self.expect.items():
             if actual[key] != value or (key == "size" and classifier.width != value):
-                raise UserError(f"--peer {self.path}: {key}={value} but the model's input is "
+                raise UserError(f"{self.flag} {self.path}: {key}={value} but the model's input is "
                                 f"{classifier.height}x{classifier.width}x{classifier.channels}")
         return classifier
 
@@ -69,46 +70,47 @@ def shipped_specs(config: EdgeConfig) -> list[ModelSpec]:
     return specs
 
 
-def parse_peer(text: str) -> ModelSpec:
-    """``PATH[:key=value,...]`` -> a spec; anything malformed is a one-line error naming the argument."""
+def parse_peer(text: str, flag: str = "--peer") -> ModelSpec:
+    """``PATH[:key=value,...]`` -> a spec; anything malformed is a one-line error naming the argument, as
+    ``flag`` (the option or argument it came from: ``trainer robustness`` reads the same syntax)."""
     path_text, _, options = text.partition(":")
     path = Path(path_text).resolve()
     if not path.is_file():
-        raise UserError(f"--peer {text}: model file not found")
+        raise UserError(f"{flag} {text}: model file not found")
     values: dict[str, list[str]] = {}
     key = None
     for token in filter(None, options.split(",")):
         if "=" in token:
             key, _, token = token.partition("=")
             if key not in PEER_KEYS:
-                raise UserError(f"--peer {text}: unknown option {key!r} (known: {', '.join(PEER_KEYS)})")
+                raise UserError(f"{flag} {text}: unknown option {key!r} (known: {', '.join(PEER_KEYS)})")
             values[key] = []
         elif key != "labels":
-            raise UserError(f"--peer {text}: {token!r} is not key=value")
+            raise UserError(f"{flag} {text}: {token!r} is not key=value")
         values[key].append(token)
-    return ModelSpec(path.stem, path, _peer_labels(text, path, values), _peer_range(text, values),
-                     {k: _positive_int(text, k, values[k][0]) for k in ("size", "channels") if k in values})
+    return ModelSpec(path.stem, path, _peer_labels(text, path, values, flag), _peer_range(text, values, flag),
+                     {k: _positive_int(text, k, values[k][0], flag) for k in ("size", "channels") if k in values}, flag=flag)
 
 
-def _peer_labels(text: str, path: Path, values: dict) -> list[str]:
+def _peer_labels(text: str, path: Path, values: dict, flag: str) -> list[str]:
     labels = [label.strip() for label in values.get("labels", []) if label.strip()]
     if labels:
         return labels
     if contract_file(path).is_file():
         return read_labels(path)
-    raise UserError(f"--peer {text}: give labels=... (no {path.with_suffix('.json').name} beside the model)")
+    raise UserError(f"{flag} {text}: give labels=... (no {path.with_suffix('.json').name} beside the model)")
 
 
-def _peer_range(text: str, values: dict) -> tuple[float, float]:
+def _peer_range(text: str, values: dict, flag: str) -> tuple[float, float]:
     name = values.get("range", ["0-255"])[0]
     if name not in RANGES:
-        raise UserError(f"--peer {text}: range={name} (known: {', '.join(RANGES)})")
+        raise UserError(f"{flag} {text}: range={name} (known: {', '.join(RANGES)})")
     return RANGES[name]
 
 
-def _positive_int(text: str, key: str, value: str) -> int:
+def _positive_int(text: str, key: str, value: str, flag: str) -> int:
     if not value.isdigit() or int(value) < 1:
-        raise UserError(f"--peer {text}: {key}={value} is not a positive integer")
+        raise UserError(f"{flag} {text}: {key}={value} is not a positive integer")
     return int(value)
 
 

@@ -2,21 +2,27 @@
 
 The audit reads every file once (``integrity``), then looks for duplicates and cross-split leaks
 (``duplicates``), outliers (``outliers``) and likely label errors (``label_noise``). ``manifest`` turns
-the findings into ``manifest.csv``; ``figures`` and ``report`` write what a person reads. The user's
-files are never moved, changed or deleted.
+the findings into ``manifest.csv``; ``figures`` and ``report`` write what a person reads. A dataset that
+brings annotations (FER+'s ``votes.csv``, its match to the FER2013 copy) also gets their agreement and
+both copies' pixel statistics (``annotators``, ``copies``). The user's files are never moved, changed or
+deleted.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from edge.errors import UserError
 
 from . import figures, report
+from .annotators import label_agreement, read_matches, vote_agreement
+from .copies import compare_copies, paired_root
 from .duplicates import Pair, find_pairs, groups_of, resolve
 from .features import hog
 from .integrity import LAYOUT_REASONS, Issue, Scan, scan_dataset
@@ -25,6 +31,7 @@ from .manifest import manifest_rows, manifest_summary, write_outputs
 from .outliers import Outliers, find_outliers
 
 EXAMPLES = 16  # images per problem montage
+CAPTION_WIDTH = 24  # characters that fit under a montage tile
 
 
 def run_audit(settings) -> int:
@@ -58,13 +65,41 @@ def run_audit(settings) -> int:
     rows = manifest_rows(scan, findings, eda.exclude)
     write_outputs(out, rows, findings)
     summary = build_summary(scan, outliers, pairs, drops, issues, rows, findings, eda)
+    summary.update(annotation_summary(scan, settings))
     summary["runtime_s"] = round(time.perf_counter() - started, 1)
     drawn = draw_figures(scan, outliers, pairs, drops, issues, findings, out)
+    drawn.update(draw_annotation_figures(summary, out))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     report.write(out, summary, findings, drawn, eda)
     m = summary["manifest"]
     print(f"eda: {len(scan.samples)} images, {m['excluded']} excluded, {m['kept']} kept -> {out / 'report.md'}")
     return 0
+
+
+def annotation_summary(scan: Scan, settings) -> dict:
+    """Vote agreement, FER2013-vs-FER+ labels and both copies' pixels; each None when its file is absent."""
+    eda = settings.eda
+    matches = read_matches(scan.root)
+    summary = {"vote_agreement": vote_agreement(scan), "label_agreement": None, "copies": None}
+    if matches is not None:
+        summary["label_agreement"] = label_agreement(matches, settings.classes, eda.match_max_distance)
+        summary["copies"] = compare_copies(scan, matches, paired_root(scan.root, eda.paired_copy),
+                                           eda.match_max_distance, eda.paired_sample)
+    return summary
+
+
+def draw_annotation_figures(summary: dict, out) -> dict[str, str]:
+    drawn = {}
+    if summary["vote_agreement"]:
+        drawn["votes"] = figures.vote_agreement(summary["vote_agreement"]["per_class"], out / "vote_agreement.png")
+    labels = summary["label_agreement"]
+    if labels and labels["pairs"]:
+        drawn["label_agreement"] = figures.label_agreement(labels, out / "label_agreement.png")
+    copies = summary["copies"]
+    if copies and "this_copy" in copies:
+        names = (f"{Path(summary['data_dir']).name} (this dataset)", Path(copies["other_copy"]).name)
+        drawn["copies"] = figures.copy_statistics(copies["this_copy"], copies["paired_copy"], names, out / "copy_pixels.png")
+    return drawn
 
 
 def duplicate_findings(scan: Scan, drops: dict[int, tuple[str, int]], pairs: list[Pair]) -> list[Issue]:
@@ -162,7 +197,7 @@ def draw_figures(scan, outliers, pairs, drops, issues, findings, out) -> dict[st
     if pool:
         drawn["samples"] = figures.sample_grid(scan.pixels, {c: rng.permutation(i)[:12] for c, i in pool.items()}, out / "samples_per_class.png")
         drawn["mean_faces"] = figures.mean_faces({c: scan.pixels[i].mean(axis=0) for c, i in pool.items()}, out / "mean_face_per_class.png")
-        drawn["histograms"] = figures.intensity_histograms({c: scan.pixels[i] for c, i in pool.items()}, out / "intensity_per_class.png")
+        drawn["histograms"] = figures.brightness_and_contrast({c: scan.pixels[i] for c, i in pool.items()}, out / "intensity_per_class.png")
     by_reason: dict[str, list[Issue]] = {}
     for finding in findings:
         by_reason.setdefault(finding.reason, []).append(finding)
@@ -190,7 +225,12 @@ def report_counts(scan: Scan) -> dict[str, dict[str, int]]:
 
 
 def caption(path: str, detail: str) -> str:
-    """Two short lines under a montage tile: split/class/…name, then the reason's detail."""
+    """Short lines under a montage tile: split/class/, …name, then the reason's detail on two lines, one per
+    clause ("labelled sad" / "model says neutral": a label issue's point is the model's guess at the end, so
+    the detail is wrapped, never cut to the tile's width)."""
     split_label, _, name = path.rpartition("/")
     name = name if len(name) <= 18 else "…" + name[-17:]
-    return f"{split_label}/\n{name}\n{detail[:28]}"
+    lines = [line for clause in detail.split(", ") for line in textwrap.wrap(clause, CAPTION_WIDTH)]
+    if len(lines) > 2:
+        lines = [lines[0], lines[1][: CAPTION_WIDTH - 1] + "…"]
+    return "\n".join([f"{split_label}/", name, *lines])

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trainer.figures import plot_image_grid  # noqa: E402
+from trainer.figures import plot_confusion, plot_image_grid  # noqa: E402
 
 DPI = 90
 
@@ -67,16 +67,71 @@ def mean_faces(means: dict[str, np.ndarray], path: Path) -> str:
     return save(figure, path)
 
 
-def intensity_histograms(values: dict[str, np.ndarray], path: Path) -> str:
-    """Pixel-intensity distribution per class (density), to spot a class shot under different conditions."""
-    figure, axis = plt.subplots(figsize=(7, 3.2))
-    for label, pixels in values.items():
-        histogram, edges = np.histogram(pixels, bins=64, range=(0, 256), density=True)
-        axis.plot((edges[:-1] + edges[1:]) / 2, histogram, label=label)
-    axis.set_xlabel("pixel intensity")
-    axis.set_ylabel("density")
-    axis.set_title("Intensity histogram per class")
-    axis.legend()
+def brightness_and_contrast(values: dict[str, np.ndarray], path: Path) -> str:
+    """Per class, the distribution of each image's mean (brightness) and standard deviation (contrast), side
+    by side: a class shot under other lighting stands out, and no class hides behind another. (Pooled pixel
+    histograms of histogram-equalised faces are flat by construction and show nothing.)"""
+    labels = list(values)
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
+    for axis, measure, name in ((axes[0], np.mean, "brightness: image mean"), (axes[1], np.std, "contrast: image std")):
+        per_image = [measure(pixels.reshape(len(pixels), -1), axis=1) for pixels in values.values()]
+        boxes = axis.boxplot(per_image, patch_artist=True, showfliers=False, widths=0.6, medianprops={"color": "black"})
+        for box, colour in zip(boxes["boxes"], plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+            box.set(facecolor=colour, alpha=0.6)
+        axis.set_xticks(range(1, len(labels) + 1), labels)
+        axis.set_ylabel("grey level")
+        axis.set_title(name, fontsize=9)
+        axis.grid(axis="y", alpha=0.3)
+    figure.suptitle("Brightness and contrast per class (boxes: quartiles; whiskers: 1.5 IQR)", fontsize=10)
+    return save(figure, path)
+
+
+def vote_agreement(per_class: dict[str, dict], path: Path) -> str:
+    """One bar per class, split by how many annotators voted for the face's class (10 of 10 at the left):
+    how clear-cut each class's faces are."""
+    levels = sorted({int(k) for entry in per_class.values() for k in entry["histogram"]}, reverse=True)
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.95, max(1, len(levels))))
+    labels = [label for label, entry in per_class.items() if entry["images"]]
+    figure, axis = plt.subplots(figsize=(7.5, 0.5 + 0.55 * len(labels)))
+    left = np.zeros(len(labels))
+    for level, colour in zip(levels, colours):
+        shares = np.array([per_class[c]["histogram"].get(str(level), 0) / per_class[c]["images"] for c in labels])
+        axis.barh(labels, shares, left=left, color=colour, label=str(level))
+        for y, (start, share) in enumerate(zip(left, shares)):
+            if share >= 0.06:
+                axis.text(start + share / 2, y, f"{share:.0%}", ha="center", va="center", fontsize=7,
+                          color="white" if level > levels[0] - len(levels) / 2 else "black")
+        left += shares
+    axis.set_yticks(range(len(labels)), [f"{c} (mean {per_class[c]['mean_agreeing']:.1f})" for c in labels])
+    axis.invert_yaxis()
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("share of the class's faces")
+    axis.legend(title="annotators agreeing", fontsize=7, title_fontsize=7, ncol=len(levels), loc="upper center",
+                bbox_to_anchor=(0.5, -0.25 if len(labels) > 2 else -0.5), frameon=False)
+    axis.set_title("How many annotators voted for the face's class", fontsize=10)
+    return save(figure, path)
+
+
+def label_agreement(agreement: dict, path: Path) -> str:
+    """FER2013's single label (rows) against the FER+ majority (columns) on the same faces, row shares:
+    the diagonal is how often FER2013's annotator agreed with ten others."""
+    return plot_confusion(agreement["counts"], agreement["classes"], f"FER2013 label vs FER+ majority "
+                          f"({int(np.sum(agreement['counts']))} matched faces)", path, xlabel="FER+ majority (ten annotators)",
+                          ylabel="FER2013 label (one annotator)", columns=agreement["columns"]).name
+
+
+def copy_statistics(this: dict, other: dict, names: tuple[str, str], path: Path) -> str:
+    """The same faces in two copies: pixel-intensity histograms (left) and per-image contrast (right)."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    for stats, name in zip((this, other), names):
+        label = f"{name}: mean {stats['mean']:.0f}, std {stats['std']:.0f}"
+        for axis, key, top in ((axes[0], "histogram", 256), (axes[1], "image_std_histogram", 128)):
+            edges = np.linspace(0, top, len(stats[key]) + 1)
+            axis.stairs(stats[key], edges, label=label, fill=key == "histogram", alpha=0.45 if key == "histogram" else 1)
+    axes[0].set(xlabel="pixel intensity", ylabel="density", title="intensities")
+    axes[1].set(xlabel="image standard deviation (contrast)", ylabel="density", title="per-image contrast")
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8, frameon=False)
+    figure.suptitle(f"The same {this['images']} faces in both copies", fontsize=10)
     return save(figure, path)
 
 

@@ -17,6 +17,8 @@ from tqdm import tqdm
 from trainer.config import SPLITS
 from trainer.dataset import IMAGE_SUFFIXES, Sample
 
+from .annotators import ANNOTATION_FILES
+
 # Findings about the folder layout; they concern folders or non-image files, not manifest rows.
 LAYOUT_REASONS = ("missing_split", "missing_class", "empty_class", "unknown_folder", "not_image", "stray_image")
 
@@ -62,7 +64,7 @@ def walk_layout(root: Path, classes: Sequence[str]) -> tuple[list[Sample], list[
     for entry in sorted(root.iterdir()):
         if entry.is_dir() and entry.name not in SPLITS:
             issues.append(Issue(relative(root, entry), "unknown_folder", f"not a split ({', '.join(SPLITS)})"))
-        elif entry.is_file():
+        elif entry.is_file() and entry.name not in ANNOTATION_FILES:
             issues.append(Issue(relative(root, entry), "stray_image" if is_image(entry) else "not_image", "outside SPLIT/CLASS/"))
     for split in SPLITS:
         split_dir = root / split

@@ -88,6 +88,71 @@ def problems_section(summary: dict, findings: list[Issue], drawn: dict[str, str]
     return lines
 
 
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "-"
+
+
+def votes_section(agreement: dict, drawn: dict[str, str]) -> list[str]:
+    rows = []
+    for label, entry in agreement["per_class"].items():
+        histogram, images = {int(k): n for k, n in entry["histogram"].items()}, entry["images"]
+        rows.append([label, images, entry["mean_agreeing"] if images else "-", share(histogram.get(10, 0), images),
+                     share(sum(n for k, n in histogram.items() if k >= 8), images),
+                     share(sum(n for k, n in histogram.items() if k <= 5), images)])
+    annotators = ", ".join(f"{k} annotators for {n} image(s)" for k, n in agreement["annotators_per_image"].items())
+    lines = ["### Annotator agreement", "", f"_From `{agreement['file']}`: for each face, how many of its annotators "
+             f"voted for the class it is filed under ({annotators})._", "",
+             table(["class", "images", "mean agreeing", "10 agree", "8 or more", "5 or fewer"], rows), ""]
+    if agreement["images_without_votes"]:
+        lines += [f"{agreement['images_without_votes']} image(s) have no row in `{agreement['file']}`.", ""]
+    return lines + figure(drawn, "votes", "vote agreement")
+
+
+def label_agreement_section(labels: dict, drawn: dict[str, str]) -> list[str]:
+    classes, columns, counts = labels["classes"], labels["columns"], labels["counts"]
+    rows = [[f"**{label}**", *(f"{n} ({share(n, sum(row))})" for n in row), sum(row)] for label, row in zip(classes, counts)]
+    agreement = f"{labels['agreement']:.1%}" if labels["agreement"] is not None else "-"
+    return [
+        "### FER2013 labels against the FER+ majority", "",
+        f"_From `{labels['file']}`: {labels['pairs']} of its {labels['pairs_in_file']} pairs are closer than "
+        f"{labels['max_distance']:g} (`trainer.eda.match_max_distance`), the same face in both copies; "
+        f"{labels['pairs_with_fer2013_label_outside']} of them have a FER2013 label outside the classes and are left out. "
+        "Rows: FER2013's label (one annotator); columns: the FER+ majority (ten), `other` where it is none of the "
+        "classes (another emotion, a tie, not a face); counts and row shares._", "",
+        table(["FER2013 label", *(f"FER+ {c}" for c in columns), "faces"], rows), "",
+        f"FER2013's label is the FER+ majority for **{agreement}** of these faces.", "",
+        *figure(drawn, "label_agreement", "label agreement"),
+    ]
+
+
+def copies_section(copies: dict, data_dir: str, drawn: dict[str, str]) -> list[str]:
+    lines = ["### Pixels of both copies", ""]
+    if not copies["found"]:
+        return lines + [f"The paired copy `{copies['other_copy']}` is not there (`trainer.eda.paired_copy`): not compared.", ""]
+    if "this_copy" not in copies:
+        return lines + ["No matched face could be read in both copies.", ""]
+    header = ["copy", "faces", "mean", "std", "mean per-image std", "pixels at 0 or 255"]
+    rows = [[name, s["images"], s["mean"], s["std"], s["mean_image_std"], f"{s['clipped_share']:.1%}"]
+            for name, s in ((f"`{data_dir}` (this)", copies["this_copy"]), (f"`{copies['other_copy']}`", copies["paired_copy"]))]
+    return lines + [
+        f"_The same faces (a seeded sample of the matched pairs closer than {copies['max_distance']:g}; "
+        f"{copies['pairs_unreadable']} unreadable in a copy) in both copies: grey-level statistics over all their pixels._", "",
+        table(header, rows), "", *figure(drawn, "copies", "pixels of both copies"),
+    ]
+
+
+def annotations_section(summary: dict, drawn: dict[str, str]) -> list[str]:
+    """Only for a dataset that brings the files (FER+): nothing at all otherwise."""
+    parts = []
+    if summary.get("vote_agreement"):
+        parts += votes_section(summary["vote_agreement"], drawn)
+    if summary.get("label_agreement"):
+        parts += label_agreement_section(summary["label_agreement"], drawn)
+    if summary.get("copies"):
+        parts += copies_section(summary["copies"], summary["data_dir"], drawn)
+    return ["## Annotations and copies", "", *parts] if parts else []
+
+
 def manifest_section(summary: dict, eda) -> list[str]:
     m = summary["manifest"]
     return [
@@ -114,7 +179,8 @@ def write(out: Path, summary: dict, findings: list[Issue], drawn: dict[str, str]
     ]
     lines += counts_section(summary) + figure(drawn, "counts", "class counts")
     lines += ["## What the classes look like", ""]
-    lines += figure(drawn, "samples", "samples") + figure(drawn, "mean_faces", "mean faces") + figure(drawn, "histograms", "histograms")
+    lines += figure(drawn, "samples", "samples") + figure(drawn, "mean_faces", "mean faces") + figure(drawn, "histograms", "brightness and contrast")
+    lines += annotations_section(summary, drawn)
     lines += problems_section(summary, [f for f in findings if f.reason not in LAYOUT_REASONS], drawn, eda)
     lines += manifest_section(summary, eda)
     text = "\n".join(lines)
