@@ -55,7 +55,7 @@ def prepare(run: Path, folder: Path, settings) -> None:
 
 def main(config: str, run: str, out: str) -> None:
     base = load(Path(config))
-    train, validation = load_split(base, "train"), load_split(base, "validation")
+    train, validation = load_split(base, "train"), load_split(base, "validation", preprocess="none")  # raw: evaluate_file applies the preprocess
     rows = []
     for name, (epochs, rate, augment, seed) in VARIANTS.items():
         folder = Path(out) / name

@@ -26,7 +26,7 @@ CALIBRATION_SIZES = (300, 1000, 4000)
 def main(config: str, run: str) -> None:
     settings = load(Path(config))
     run_dir, seed = Path(run), settings.train.seed
-    train, validation = load_split(settings, "train"), load_split(settings, "validation")
+    train, validation = load_split(settings, "train"), load_split(settings, "validation", preprocess="none")  # raw: evaluate_file applies the preprocess
     float_model, qat_model = with_flip_average(load_float(run_dir)), with_flip_average(load_qat(run_dir))
     candidates = {"float TFLite (reference)": lambda: convert_float(float_model)}
     for size in CALIBRATION_SIZES:
