@@ -88,15 +88,27 @@ def run(config: EdgeConfig) -> int:
         for thread in threads:
             thread.join(JOIN_TIMEOUT_S)
         if not failures(pipelines, publisher):
-            publish_stats(pipelines, publisher)
+            publish_stats(pipelines, publisher, final=True)
         delivered = stop.is_set() or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
         systemd.stopping()
         publisher.close()
         metrics.close()
+    return exit_status(pipelines, publisher, delivered)
+
+
+def exit_status(pipelines, publisher, delivered: bool) -> int:
+    """0 only when everything was delivered; a failure's own status (2 when no restart can cure it), else 1."""
     failed = failures(pipelines, publisher)
+    status = publisher.exit_code if publisher.error else 1
     if failed:
-        log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
-    return 0 if delivered and not failed else 1
+        why = "no restart cures it" if status == 2 else "so that systemd restarts the service"
+        log.error("stopped after a failure (%s); exit %d: %s", "; ".join(failed), status, why)
+        return status
+    if publisher.refused:
+        log.error("%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
+                  publisher.refused)
+        return 1
+    return 0 if delivered else 1
 
 
 def failures(pipelines, publisher) -> list[str]:
@@ -121,14 +133,16 @@ def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interv
             next_stats += stats_interval_s
 
 
-def publish_stats(pipelines, publisher) -> None:
-    """Each camera's stats to the broker, and a one-line summary to ``systemctl status``."""
+def publish_stats(pipelines, publisher, final: bool = False) -> None:
+    """Each camera's stats to the broker (``final``: the whole run's figures, not the last interval's), and a
+    one-line summary to ``systemctl status``."""
     summary = []
     for pipeline in pipelines:
-        stats = pipeline.stats_payload()
+        stats = pipeline.stats_payload(final)
         publisher.stats(pipeline.camera.name, stats)
         summary.append(f"{pipeline.camera.name}: {stats['fps']} fps, {stats['faces']} face(s)")
-    systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker")
+    broker = f"; MQTT {publisher.connection}" if publisher.connection else ""
+    systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker{broker}")
 
 
 def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:
