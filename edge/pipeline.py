@@ -28,6 +28,7 @@ from edge.tracker import Track, Tracker
 log = logging.getLogger(__name__)
 
 STAGES = ("decode", "detect", "classify", "track", "publish")
+MAX_ASPECT = 20  # a frame longer than this many times its width (or the reverse) is not a picture of a scene
 
 
 @dataclass
@@ -120,6 +121,7 @@ class CameraPipeline:
         """A frame OpenCV cannot work on (odd size, broken decode) is counted and logged, never fatal."""
         self._busy_since = time.monotonic()
         try:
+            self._check_size(frame)
             self.process(frame)
         except cv2.error as exc:
             with self._stats_lock:
@@ -127,6 +129,13 @@ class CameraPipeline:
             log.warning("%s: frame %d skipped (%s)", self.camera.name, frame.index, str(exc).strip().splitlines()[-1])
         finally:
             self._busy_since = None
+
+    def _check_size(self, frame: Frame) -> None:
+        """A 1x8000 image would only fail deep in OpenCV's resize, with an assertion's text: say what it is."""
+        height, width = frame.image.shape[:2]
+        if min(height, width) < self.config.detector.min_face_px or max(height, width) > MAX_ASPECT * min(height, width):
+            raise cv2.error(f"image too small/degenerate: {width}x{height} px (a face needs edge.detector.min_face_px, "
+                            f"{self.config.detector.min_face_px} px, and a side at most {MAX_ASPECT}x the other)")
 
     def stuck_s(self) -> float:
         """How long the frame in hand has been processing: a wedged inference (a hung Edge TPU) grows it

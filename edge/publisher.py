@@ -341,6 +341,8 @@ class MqttPublisher:
         self._attempt_failed(f"unreachable ({one_line(reason)})" if reason else "unreachable")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._closing:
+            return  # our own disconnect
         if reason_code == SESSION_TAKEN_OVER:
             self._taken_over()
         elif self.connection == CONNECTED:
@@ -351,10 +353,10 @@ class MqttPublisher:
     def _unanswered(self, reason_code) -> str:
         """Why a connection closed before the broker answered CONNECT, with what usually causes it."""
         settings = self.config.mqtt
-        tls = "" if settings.tls is not None else " (or a TLS port: set edge.mqtt.tls)"
+        tls = ", or a TLS port (then set edge.mqtt.tls)" if settings.tls is None else ""
         if reason_code == KEEPALIVE_TIMEOUT:
-            return f"no answer to CONNECT within edge.mqtt.keepalive_s ({settings.keepalive_s} s): not an MQTT broker{tls}?"
-        return (f"the connection closed before the broker answered ({reason_code}): a broker without MQTT "
+            return f"no answer to CONNECT within edge.mqtt.keepalive_s ({settings.keepalive_s} s): is it an MQTT broker{tls}?"
+        return (f"the broker closed the connection before answering ({reason_code}): does it speak MQTT "
                 f"{settings.protocol} (edge.mqtt.protocol){tls}?")
 
     def _taken_over(self) -> None:
