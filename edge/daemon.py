@@ -97,13 +97,11 @@ def run(config: EdgeConfig) -> int:
 
 
 def exit_status(pipelines, publisher, delivered: bool) -> int:
-    """0 only when everything was delivered; a failure's own status (2 when no restart can cure it), else 1."""
+    """0 only when everything was delivered; 1 after a failure or a refusal."""
     failed = failures(pipelines, publisher)
-    status = publisher.exit_code if publisher.error else 1
     if failed:
-        why = "no restart cures it" if status == 2 else "so that systemd restarts the service"
-        log.error("stopped after a failure (%s); exit %d: %s", "; ".join(failed), status, why)
-        return status
+        log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
+        return 1
     if publisher.refused:
         log.error("%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
                   publisher.refused)

@@ -27,8 +27,11 @@ acknowledged like any other and cannot be told apart.
 A broker that is down at start or goes away later is retried by paho's network thread with capped
 exponential backoff (1 s to 30 s). Until the first connection every failed attempt is logged with its
 reason and the next try; after it, an outage is logged once per state change. Two daemons with one client
-id take each other's session in turns: the one taken over says so and stops (exit 2). If paho's network
-thread dies, publishing fails (exit 1) instead of waiting forever.
+id (one ``edge.device``: the default is the host name) take each other's session in turns, every second or
+two: a session the broker closes right after it opened, ``TAKEOVER_SESSIONS`` times in a row (or at once
+under MQTT 5 when the broker says "Session taken over"; mosquitto 2.0 closes the socket without saying),
+is named in one line, and reconnects then wait ``RECONNECT_MAX_S`` so the other keeps its session. If
+paho's network thread dies, publishing fails (exit 1) instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import json
 import logging
 import sys
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -46,7 +50,8 @@ from edge.classifier import read_labels
 from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
                                 state_payload, state_topic)
 from edge.metrics import Metrics
-from edge.mqtt_client import RECONNECT_MAX_S, SESSION_TAKEN_OVER, build_client, client_id, retry_delay
+from edge.mqtt_client import (RECONNECT_MAX_S, RECONNECT_MIN_S, SESSION_TAKEN_OVER, build_client, client_id,
+                              retry_delay)
 from edge.outbox import Message, Outbox, OutboxError
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,8 @@ OFFLINE_ACK_TIMEOUT_S = 0.5  # on shutdown, how long to wait for the broker to t
 WINDOW = 100  # messages handed to paho and not yet acknowledged; the rest wait in the outbox on disk
 KEEPALIVE_TIMEOUT = 0x8D  # paho's reason code when the broker stayed silent for a keepalive period
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"  # never yet, now, lost
+SHORT_SESSION_S = 10  # a session the broker closes sooner than this, with the broker still up, was short
+TAKEOVER_SESSIONS = 3  # short sessions in a row that mean another client uses our client id
 
 
 class StdoutPublisher:
@@ -83,7 +90,6 @@ class StdoutPublisher:
     unacked = 0  # printed lines need no acknowledgement
     refused = 0  # nor can they be refused
     error = None  # printing does not fail in the background
-    exit_code = 1
 
     def close(self) -> None:
         sys.stdout.flush()
@@ -117,9 +123,11 @@ class MqttPublisher:
         self.connection = CONNECTING
         self._attempt_open = False  # a connection attempt is under way and has not been reported
         self.failed_attempts = 0  # in a row, since the last connection
+        self._connected_at = 0.0
+        self._short_sessions = 0  # sessions in a row the broker closed soon after opening them
+        self._takeover_said = False
         self._refused_topics: set[str] = set()  # each is logged once
         self.error: str | None = None  # why publishing stopped, if it did
-        self.exit_code = 1  # the daemon's exit status when it did
 
     @staticmethod
     def _discovery_messages(config: EdgeConfig) -> list[DiscoveryMessage]:
@@ -285,13 +293,12 @@ class MqttPublisher:
                       "the next start: check the broker's ACL for user %s against edge.mqtt.topic_prefix and "
                       "edge.device", self._address, message.topic, reason, user)
 
-    def _fail(self, exc: Exception | str, why: str | None = None, exit_code: int = 1) -> None:
-        """Publishing cannot go on (the outbox's disk is full or gone, paho's thread died, another daemon took
-        the session, from whichever thread found it): log it once and wake ``flush``; the daemon sees ``error``
-        and stops with ``exit_code``, and the messages already stored wait for the next start."""
+    def _fail(self, exc: Exception | str, why: str | None = None) -> None:
+        """Publishing cannot go on (the outbox's disk is full or gone, paho's thread died, from whichever thread
+        found it): log it once and wake ``flush``; the daemon sees ``error``, stops and exits 1 so systemd
+        restarts it, and the messages already stored wait for the next start."""
         if self.error is None:
             self.error = one_line(exc) if isinstance(exc, BaseException) else exc
-            self.exit_code = exit_code
             log.error("MQTT publishing stopped: %s%s", self.error, f"; {why}" if why else "")
         with self._wake:
             self._wake.notify_all()
@@ -312,6 +319,7 @@ class MqttPublisher:
         if self.connection == DISCONNECTED:
             self.metrics.reconnects.inc()
         self.failed_attempts = 0
+        self._connected_at = time.monotonic()
         self._set_state(CONNECTED, "connected")
         client.publish(availability_topic(self.config), ONLINE, qos=1, retain=True)
         if self._discovery:
@@ -343,9 +351,8 @@ class MqttPublisher:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._closing:
             return  # our own disconnect
-        if reason_code == SESSION_TAKEN_OVER:
-            self._taken_over()
-        elif self.connection == CONNECTED:
+        if self.connection == CONNECTED:
+            self._count_short_session(reason_code)
             self._set_state(DISCONNECTED, f"connection lost ({reason_code})")
         elif self._attempt_open:
             self._attempt_failed(self._unanswered(reason_code))
@@ -359,15 +366,30 @@ class MqttPublisher:
         return (f"the broker closed the connection before answering ({reason_code}): does it speak MQTT "
                 f"{settings.protocol} (edge.mqtt.protocol){tls}?")
 
-    def _taken_over(self) -> None:
-        """Another client connected with our client id: two daemons with one ``edge.device`` (the default is
-        the host name) would take the session from each other every few seconds, forever. The one taken over
-        stops reconnecting and leaves (exit 2: systemd does not restart a configuration error)."""
-        self.connection = DISCONNECTED
-        self.client.disconnect()  # inside paho's loop: it ends instead of reconnecting
-        self._fail(f"another client connected to {self._address} as {client_id(self.config)} and took over this "
-                   f"session (MQTT 5: Session taken over): two daemons with edge.device {self.config.device}? Give "
-                   "each its own edge.device (or edge.mqtt.client_id)", exit_code=2)
+    def _count_short_session(self, reason_code) -> None:
+        """A session closed by the broker soon after it opened, again and again while every reconnect works at
+        once, is another client taking it (a silent broker, keepalive, is not that)."""
+        short = time.monotonic() - self._connected_at < SHORT_SESSION_S and reason_code != KEEPALIVE_TIMEOUT
+        self._short_sessions = self._short_sessions + 1 if short else 0
+        if reason_code == SESSION_TAKEN_OVER or self._short_sessions >= TAKEOVER_SESSIONS:
+            self._taken_over(reason_code)
+        elif not short:
+            self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)  # a session that lasted: back to normal
+
+    def _taken_over(self, reason_code) -> None:
+        """Two daemons with one ``edge.device`` take the session from each other every second or two, forever,
+        and their availability flaps: say so once, and wait ``RECONNECT_MAX_S`` before each reconnect so the
+        other keeps its session in between."""
+        if not self._takeover_said:
+            self._takeover_said = True
+            how = ("the broker says another client took over this session" if reason_code == SESSION_TAKEN_OVER else
+                   f"the broker closed this session within {SHORT_SESSION_S} s of opening it {self._short_sessions} "
+                   "times in a row, reconnecting at once each time")
+            log.error("MQTT broker %s: %s: another client uses client id %s (two daemons with edge.device %s? the "
+                      "default is the host name); give each its own edge.device or edge.mqtt.client_id. Reconnecting "
+                      "every %d s meanwhile", self._address, how, client_id(self.config), self.config.device,
+                      RECONNECT_MAX_S)
+        self.client.reconnect_delay_set(RECONNECT_MAX_S, RECONNECT_MAX_S)
 
     def _on_thread_died(self, exc: BaseException) -> None:
         self.connection = DISCONNECTED
@@ -380,6 +402,7 @@ class MqttPublisher:
             return  # already reported (a refused CONNACK is followed by the socket closing)
         self._attempt_open = False
         self.failed_attempts += 1
+        self._short_sessions = 0  # the broker was not there: not a takeover
         self.metrics.connect_failures.inc()
         if self.connection == CONNECTING:
             log.warning("MQTT broker %s: attempt %d failed: %s; next try in %d s", self._address,

@@ -273,6 +273,32 @@ def edge_config(tmp_path: Path, model: Path, source: Path | str, broker=None, ex
     return path
 
 
+def every_frame_config(tmp_path: Path, model: Path, source: Path | str, broker=None, max_messages: int = 10_000,
+                       extra: str = "") -> Path:
+    """``edge_config`` with an event on every frame (a heartbeat due at once), so "nothing lost" can be checked
+    frame by frame: a video of one face gives exactly one event per frame."""
+    path = edge_config(tmp_path, model, source, broker, extra)
+    text = path.read_text().replace("  events:\n    stats_interval_s: 0.5\n",
+                                    "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n")
+    path.write_text(text.replace("  outbox:\n", f"  outbox:\n    max_messages: {max_messages}\n"))
+    return path
+
+
+def event_key(event: dict) -> tuple:
+    return event["camera"], event["frame"], event["face_id"], event["emotion"], event["reason"]
+
+
+def deduplicated(received: list[dict]) -> tuple[list[tuple], int]:
+    """The events in arrival order with at-least-once duplicates (the same ``ts`` and frame: one message
+    delivered twice) removed, and how many were removed."""
+    seen, events = set(), []
+    for event in received:
+        if (event["ts"], event["frame"]) not in seen:
+            seen.add((event["ts"], event["frame"]))
+            events.append(event_key(event))
+    return events, len(received) - len(events)
+
+
 # RTSP
 
 
