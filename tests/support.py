@@ -134,11 +134,13 @@ def make_certificates(folder: Path) -> None:
 @dataclass
 class Broker:
     """One mosquitto process. ``secure`` uses the deploy example's config with its /etc/mosquitto/ files
-    (certificates, password file of ``users``, ACL) made in ``workdir``."""
+    (certificates, password file of ``users``, ACL: the deploy example's, or ``acl`` when given) made in
+    ``workdir``."""
 
     workdir: Path
     secure: bool = False
     users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
+    acl: str | None = None
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
@@ -160,7 +162,7 @@ class Broker:
         passwd.touch(mode=0o600)
         for user, password in self.users.items():
             run(MOSQUITTO_PASSWD, "-b", passwd, user, password)
-        shutil.copy(MOSQUITTO_EXAMPLE / "acl", self.workdir / "acl")
+        (self.workdir / "acl").write_text(self.acl or (MOSQUITTO_EXAMPLE / "acl").read_text())
         (self.workdir / "acl").chmod(0o600)
         example = (MOSQUITTO_EXAMPLE / "emotion-edge.conf").read_text()
         return example.replace("/etc/mosquitto/", f"{self.workdir}/").replace("listener 8883", f"listener {self.port} {self.host}")

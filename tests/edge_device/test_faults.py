@@ -47,9 +47,14 @@ def frames_of(events: list[tuple], camera: str = "cam") -> list[int]:
 
 
 def stored(outbox: Path) -> list[tuple[str, bytes]]:
-    """The messages an outbox file holds, read as the next start will read them."""
-    with sqlite3.connect(outbox) as db:
-        return db.execute("SELECT topic, payload FROM messages ORDER BY id").fetchall()
+    """The messages an outbox file holds, read as the next start will read them (none before it exists)."""
+    if not outbox.exists():
+        return []
+    with sqlite3.connect(f"file:{outbox}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT topic, payload FROM messages ORDER BY id").fetchall()
+        except sqlite3.OperationalError:  # created, its tables not yet
+            return []
 
 
 def stored_frames(outbox: Path) -> list[int]:
@@ -86,14 +91,28 @@ def received(listeners_used) -> list[dict]:
 # Broker and daemon killed
 
 
+def drained(listener, quiet_s: float = 0.5) -> None:
+    """Wait until the subscriber has had nothing new for ``quiet_s``: whatever the broker took, it has passed on."""
+    count = -1
+    while count != len(listener.messages):
+        count = len(listener.messages)
+        time.sleep(quiet_s)
+
+
 def test_broker_sigkilled_three_times_mid_stream_loses_nothing(tmp_path, shipped_model, video, broker, listeners,
                                                                daemons):
+    """Each kill lands while the daemon has messages in flight (handed to paho, their PUBACKs unread). The
+    daemon is paused for the kill only so that the broker has passed on everything it acknowledged: a
+    killed mosquitto also loses the messages it queued for its subscribers, which no publisher can help."""
     daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker))
     used = [listeners(broker)]
     for kill in range(1, 4):
         assert used[-1].wait_for(lambda: len(used[-1].payloads("/cam/event")) >= 20, timeout=60), daemon.log
+        daemon.process.send_signal(signal.SIGSTOP)
+        drained(used[-1])
         kill_broker(broker)
         used[-1].close()  # its own reconnect must not race the subscriber opened after the restart
+        daemon.process.send_signal(signal.SIGCONT)
         time.sleep(0.3)
         used.append(restart_with_daemon_paused(broker, daemon, listeners))
     assert daemon.wait(timeout=120) == 0, daemon.log
@@ -144,11 +163,8 @@ def test_daemon_sigkilled_mid_run_its_stored_events_go_out_once_more_on_restart(
 # A broker that refuses
 
 
-def set_acl(broker: Broker, rules: str) -> None:
-    """Replace the secure broker's ACL and make mosquitto reload it (SIGHUP), keeping its connections."""
-    (broker.workdir / "acl").write_text(rules)
-    broker.process.send_signal(signal.SIGHUP)
-    time.sleep(0.5)
+def acl(device_rule: str) -> str:
+    return f"user emotion-edge\n{device_rule}\nuser homeassistant\ntopic read emotion/#\n"
 
 
 def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_allowed(tmp_path, shipped_model,
@@ -156,9 +172,8 @@ def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_all
                                                                                      daemons):
     """The deploy ACL's per-device rule (``pattern write emotion/%u/#``) and a device named otherwise: under
     MQTT 3.1.1 the broker acknowledged each refused publish, the outbox emptied and the run exited 0."""
-    secure = broker_factory(secure=True)
+    secure = broker_factory(secure=True, acl=acl("pattern write emotion/%u/#"))
     user = "emotion-edge"
-    set_acl(secure, f"user {user}\npattern write emotion/%u/#\nuser homeassistant\ntopic read emotion/#\n")
     password = tmp_path / "password"
     password.write_text(secure.users[user])
     clip = face_video(tmp_path / "clip.avi", 30)
@@ -172,15 +187,17 @@ def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_all
     lines = [line for line in refused.log.splitlines() if "refused a message on" in line]
     kept = stored_frames(tmp_path / "outbox.db")
     print(f"\nrefused by the ACL: exit 1, {len(kept)} events kept in the outbox, {len(lines)} log line(s) "
-          f"(one per topic), Denied PUBLISH in the broker log: {secure.log.count('Denied PUBLISH')}")
+          "(one per topic)")
     assert kept == list(range(30)) and not home_assistant.payloads("/cam/event")
     assert {line.split("refused a message on ")[1].split(" ")[0] for line in lines} == \
         {"emotion/test-dev/cam/event", "emotion/test-dev/cam/stats"}
     assert all("(Not authorized)" in line and "edge.mqtt.topic_prefix and edge.device" in line for line in lines)
     assert "message(s) were refused by the MQTT broker, not delivered" in refused.log
-    assert "Denied PUBLISH" in secure.log and "Traceback" not in refused.log
+    assert "Traceback" not in refused.log
 
-    set_acl(secure, f"user {user}\ntopic write emotion/#\nuser homeassistant\ntopic read emotion/#\n")
+    secure.acl = acl("topic write emotion/#")  # the ACL fixed
+    secure.restart()
+    home_assistant = listeners(secure, "emotion/#", username="homeassistant")
     allowed = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="allowed")
     assert allowed.wait(timeout=60) == 0, allowed.log
     events, duplicates = deduplicated(home_assistant.payloads("/cam/event"))
