@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.config import EdgeConfig, MqttConfig
+from edge.config import MQTT_STRING_BYTES, EdgeConfig, MqttConfig
 from edge.errors import UserError
 from edge.homeassistant import OFFLINE, availability_topic
 
@@ -68,7 +68,16 @@ class Client(mqtt.Client):
 
 
 def read_password(config: MqttConfig) -> str | None:
-    """From ``password_file`` (first line) or the environment variable ``password_env``, never from the YAML."""
+    """From ``password_file`` (first line) or the environment variable ``password_env``, never from the YAML;
+    within MQTT's 65535 bytes, which would otherwise kill paho's thread at the first connect."""
+    password = _password(config)
+    if password is not None and len(password.encode("utf-8")) > MQTT_STRING_BYTES:
+        source = config.password_file or f"edge.mqtt.password_env ({config.password_env})"
+        raise UserError(f"{source}: the MQTT password is longer than MQTT's {MQTT_STRING_BYTES} bytes")
+    return password
+
+
+def _password(config: MqttConfig) -> str | None:
     if config.password_file is not None:
         try:
             return config.password_file.read_text(encoding="utf-8").splitlines()[0]

@@ -61,7 +61,8 @@ WINDOW = 100  # messages handed to paho and not yet acknowledged; the rest wait 
 KEEPALIVE_TIMEOUT = 0x8D  # paho's reason code when the broker stayed silent for a keepalive period
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"  # never yet, now, lost
 SHORT_SESSION_S = 10  # a session the broker closes sooner than this, with the broker still up, was short
-TAKEOVER_SESSIONS = 3  # short sessions in a row that mean another client uses our client id
+TAKEOVER_SESSIONS = 5  # short sessions in a row that mean another client uses our client id (a broker restarted
+# thrice in quick succession must not look like one)
 
 
 class StdoutPublisher:

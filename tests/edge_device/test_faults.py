@@ -516,3 +516,14 @@ def test_a_degenerate_image_is_named_not_an_opencv_assertion(tmp_path, shipped_m
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1  # the face still gets its event
     assert "cam: frame 0 skipped (image too small/degenerate: 8000x1 px" in result.stderr
     assert "Assertion" not in result.stderr
+
+
+def test_a_password_past_mqtts_limit_is_one_line_not_a_dead_thread(tmp_path):
+    from edge.config import MqttConfig
+    from edge.errors import UserError
+    from edge.mqtt_client import read_password
+
+    password = tmp_path / "password"
+    password.write_text("x" * 70_000)
+    with pytest.raises(UserError, match=r"password: the MQTT password is longer than MQTT's 65535 bytes$"):
+        read_password(MqttConfig(username="u", password_file=password))
