@@ -372,7 +372,8 @@ class BlackHole:
         self.port = free_port()
         self.server = socket.create_server(("127.0.0.1", self.port))
         self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
 
     def _accept(self) -> None:
         try:
@@ -382,6 +383,9 @@ class BlackHole:
             return
 
     def close(self) -> None:
+        """Stop listening for real: a blocked accept() keeps the port open after close() alone."""
+        self.server.shutdown(socket.SHUT_RDWR)
+        self.accepting.join(5)
         self.server.close()
         for connection in self.held:
             connection.close()
