@@ -318,6 +318,9 @@ def damaged_mp4(path: Path, frames: int) -> Path:
 
 def decodable_frames(path: Path) -> tuple[list[int], int]:
     """What OpenCV itself decodes, read by read, and the container's frame count."""
+    from edge.sources import quiet_opencv
+
+    quiet_opencv()  # FFmpeg's line per damaged frame
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     frames = [index for index in range(count) if capture.read()[0]]
@@ -358,6 +361,19 @@ def test_a_cut_short_video_says_how_many_frames_are_missing(tmp_path, shipped_mo
     assert result.returncode == 0 and 0 < read < 60
     assert f"{60 - read} of 60 frames (the container's count) unreadable or missing: 0 undecodable, " \
            f"{60 - read} missing at the end; {read} read" in result.stderr
+    print(f"\ncut-short AVI: {read} of 60 frames read, {60 - read} reported missing")
+
+
+def test_a_cut_short_mp4_is_one_line_exit_2(tmp_path):
+    """mp4v puts its index at the end: cut, the file cannot be opened at all."""
+    from edge.errors import UserError
+    from edge.sources import open_source
+
+    whole = damaged_mp4(tmp_path / "whole.mp4", 30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(UserError, match="cut.mp4: not a readable video file .*a cut-short MP4 cannot be opened"):
+        open_source(str(cut))
 
 
 # Brokers that never answer
