@@ -89,20 +89,22 @@ def run(config: EdgeConfig) -> int:
             thread.join(JOIN_TIMEOUT_S)
         if not failures(pipelines, publisher):
             publish_stats(pipelines, publisher, final=True)
-        delivered = stop.is_set() or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
+        asked_to_stop = stop.is_set()
+        delivered = asked_to_stop or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
         systemd.stopping()
         publisher.close()
         metrics.close()
-    return exit_status(pipelines, publisher, delivered)
+    return exit_status(pipelines, publisher, delivered, asked_to_stop)
 
 
-def exit_status(pipelines, publisher, delivered: bool) -> int:
-    """0 only when everything was delivered; 1 after a failure or a refusal."""
+def exit_status(pipelines, publisher, delivered: bool, asked_to_stop: bool) -> int:
+    """0 for a stop that was asked for, or a run whose every message was delivered; 1 after a failure, or
+    when a run that ended by itself had messages refused by the broker (not delivered, though answered)."""
     failed = failures(pipelines, publisher)
     if failed:
         log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
         return 1
-    if publisher.refused:
+    if publisher.refused and not asked_to_stop:
         log.error("%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
                   publisher.refused)
         return 1

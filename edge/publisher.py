@@ -45,7 +45,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig
-from edge.errors import UserError, one_line
+from edge.errors import one_line
 from edge.classifier import read_labels
 from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
                                 state_payload, state_topic)
@@ -61,8 +61,9 @@ WINDOW = 100  # messages handed to paho and not yet acknowledged; the rest wait 
 KEEPALIVE_TIMEOUT = 0x8D  # paho's reason code when the broker stayed silent for a keepalive period
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"  # never yet, now, lost
 SHORT_SESSION_S = 10  # a session the broker closes sooner than this, with the broker still up, was short
-TAKEOVER_SESSIONS = 5  # short sessions in a row that mean another client uses our client id (a broker restarted
-# thrice in quick succession must not look like one)
+# Short sessions in a row that mean another client uses our client id: more than a broker restarted thrice in
+# quick succession gives.
+TAKEOVER_SESSIONS = 5
 
 
 class StdoutPublisher:

@@ -318,9 +318,6 @@ def damaged_mp4(path: Path, frames: int) -> Path:
 
 def decodable_frames(path: Path) -> tuple[list[int], int]:
     """What OpenCV itself decodes, read by read, and the container's frame count."""
-    from edge.sources import quiet_opencv
-
-    quiet_opencv()  # FFmpeg's line per damaged frame
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     frames = [index for index in range(count) if capture.read()[0]]
