@@ -210,19 +210,24 @@ def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_all
     assert stats["outbox"]["refused"] > 0 and stats["fps"] > 0 and stats["latency_ms"]["detect"] > 0
 
 
-def test_a_refused_qos2_publish_is_seen_in_pubrec(tmp_path, broker_factory):
-    """paho drops PUBREC's reason code and completes the exchange; the client keeps it."""
+def secure_publisher(tmp_path, secure, **mqtt):
+    """A publisher for the deploy ACL's device account on the secure broker, under the prefix ``not-allowed``."""
     from edge.config import EdgeConfig
     from edge.publisher import MqttPublisher
 
-    secure = broker_factory(secure=True)
     password = tmp_path / "password"
     password.write_text(secure.users["emotion-edge"])
     config = EdgeConfig(device="test-dev", mqtt={
-        "host": secure.host, "port": secure.port, "qos": 2, "topic_prefix": "not-allowed", "username": "emotion-edge",
-        "password_file": password, "tls": {"ca_file": secure.ca_file}}, outbox={"path": tmp_path / "outbox.db"})
+        "host": secure.host, "port": secure.port, "topic_prefix": "not-allowed", "username": "emotion-edge",
+        "password_file": password, "tls": {"ca_file": secure.ca_file}, **mqtt}, outbox={"path": tmp_path / "outbox.db"})
     publisher = MqttPublisher(config)
     publisher.start()
+    return publisher
+
+
+def test_a_refused_qos2_publish_is_seen_in_pubrec(tmp_path, broker_factory):
+    """paho drops PUBREC's reason code and completes the exchange; the client keeps it."""
+    publisher = secure_publisher(tmp_path, broker_factory(secure=True), qos=2)
     try:
         publisher.event("cam", {"n": 1})
         assert publisher.flush(timeout=15) and publisher.error is None
@@ -230,6 +235,26 @@ def test_a_refused_qos2_publish_is_seen_in_pubrec(tmp_path, broker_factory):
         assert publisher.metrics.registry.get_sample_value("emotion_edge_mqtt_refused_total") == 1
     finally:
         publisher.close()
+
+
+def test_mqtt_3_1_1_still_delivers_and_cannot_see_a_refusal(tmp_path, broker_factory, listeners):
+    """The documented limit of ``edge.mqtt.protocol: 3.1.1``: the broker acknowledges what its ACL denies."""
+    secure = broker_factory(secure=True)
+    publisher = secure_publisher(tmp_path, secure, protocol="3.1.1")
+    try:
+        publisher.event("cam", {"n": 1})
+        assert publisher.flush(timeout=15) and (publisher.refused, publisher.unacked) == (0, 0)  # taken as delivered
+    finally:
+        publisher.close()
+    assert "(p2, " in secure.log  # mosquitto's name for MQTT 3.1.1
+    allowed = secure_publisher(tmp_path, secure, protocol="3.1.1", topic_prefix="emotion")
+    listener = listeners(secure, "emotion/#", username="homeassistant")
+    try:
+        allowed.event("cam", {"n": 2})
+        assert allowed.flush(timeout=15)
+        assert listener.wait_for(lambda: listener.payloads("/cam/event") == [{"n": 2}], timeout=10)
+    finally:
+        allowed.close()
 
 
 # A full disk
