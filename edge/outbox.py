@@ -32,7 +32,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -74,6 +74,17 @@ def is_lasting(exc: Exception) -> bool:
         name = getattr(exc, "sqlite_errorname", "")  # from Python 3.11; an extended name, SQLITE_READONLY_DIRECTORY
         return any(name == primary or name.startswith(f"{primary}_") for primary in LASTING_SQLITE)
     return getattr(exc, "errno", None) in LASTING_ERRNO
+
+
+def stored_count(path: Path) -> int:
+    """How many messages an outbox file holds, read without writing; 0 for no file or not an outbox."""
+    if not Path(path).is_file():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, default_state_dir
 from edge.errors import one_line
 from edge.classifier import read_labels
 from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
@@ -52,7 +52,7 @@ from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_
 from edge.metrics import Metrics
 from edge.mqtt_client import (RECONNECT_MAX_S, RECONNECT_MIN_S, SESSION_TAKEN_OVER, build_client, client_id,
                               retry_delay)
-from edge.outbox import Message, Outbox, OutboxError
+from edge.outbox import Message, Outbox, OutboxError, stored_count
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +150,19 @@ class MqttPublisher:
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
         if self.outbox.depth:
             log.info("outbox %s: %d message(s) from before the restart go out first", self.outbox.path, self.outbox.depth)
+        self._mention_shared_outbox()
         log.info("MQTT broker %s: connecting (MQTT %s)", self._address, self.config.mqtt.protocol)
         self._sender.start()
         self.client.loop_start()
+
+    def _mention_shared_outbox(self) -> None:
+        """Earlier versions kept one ``outbox.db`` for every run, whatever its device or broker. What it still
+        holds is not sent (its broker is unknown), but not forgotten either: one line says where it is."""
+        shared = default_state_dir() / "outbox.db"
+        left = stored_count(shared) if shared != self.outbox.path else 0
+        if left:
+            log.warning("%s: %d message(s) stored by an earlier version for a broker it did not record; not sent. "
+                        "To send them to %s, run once with edge.outbox.path: %s", shared, left, self._address, shared)
 
     def event(self, camera: str, event: dict) -> None:
         self._send(self._camera_topic(camera, "event"), json.dumps(event))

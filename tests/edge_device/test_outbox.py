@@ -166,3 +166,22 @@ def test_a_refused_message_stays_counted_and_leaves_only_by_the_bound(db_path):
         assert outbox.refused == 0
     with Outbox(db_path, max_messages=3, owner=OWNER) as reopened:  # the next start tries refused ones again
         assert reopened.refused == 0 and [m.payload for m in reopened.pending()] == [b"1", b"2", b"3"]
+
+
+def test_a_shared_outbox_of_an_earlier_version_is_mentioned_not_sent(tmp_path, monkeypatch, caplog):
+    """Before outboxes were per device and broker, one ``outbox.db`` served every run: its messages' broker is
+    unknown, so they are not sent, and one line says how to send them."""
+    from edge.config import EdgeConfig
+    from edge.publisher import MqttPublisher
+    from tests.support import free_port
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    shared = tmp_path / "emotion-edge" / "outbox.db"
+    with Outbox(shared, max_messages=10, owner="unknown") as old:
+        old.put("emotion/old/cam/event", b"{}")
+    publisher = MqttPublisher(EdgeConfig(device="d", mqtt={"host": "127.0.0.1", "port": free_port()}))
+    publisher.start()
+    publisher.close()
+    assert publisher.outbox.path == tmp_path / "emotion-edge" / f"outbox-d-127.0.0.1-{publisher.config.mqtt.port}.db"
+    assert f"{shared}: 1 message(s) stored by an earlier version" in caplog.text
+    assert f"run once with edge.outbox.path: {shared}" in caplog.text
