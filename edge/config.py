@@ -101,9 +101,24 @@ class TlsConfig(Strict):
     _resolve = field_validator("ca_file", "cert_file", "key_file")(resolve_path)
 
 
+MQTT_STRING_BYTES = 65535  # an MQTT string is a 16-bit length and UTF-8 bytes; paho's thread dies on a longer one
+
+
+def mqtt_string(value: str | None) -> str | None:
+    """Within MQTT's string limit, and not empty (an empty client id or username means something else)."""
+    if value is not None and not 1 <= len(value.encode("utf-8")) <= MQTT_STRING_BYTES:
+        raise ValueError(f"must be 1 to {MQTT_STRING_BYTES} bytes in UTF-8 (got {len(value.encode('utf-8'))})")
+    return value
+
+
 class MqttConfig(Strict):
+    """The broker. ``protocol`` 5 (the default) makes the broker answer every publish with a reason code, so
+    a message it refuses (an ACL) stays in the outbox and is reported; 3.1.1 is for brokers without MQTT 5,
+    which acknowledge a refused publish as if they took it: refusals cannot be seen there."""
+
     host: str = "localhost"
     port: int = Field(1883, ge=1, le=65535)
+    protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(index_as_text)] = "5"
     client_id: Optional[str] = None
     username: Optional[str] = None
     password_file: Optional[Path] = None
@@ -111,9 +126,10 @@ class MqttConfig(Strict):
     tls: Optional[TlsConfig] = None
     topic_prefix: str = Field("emotion", pattern=r"^[A-Za-z0-9_/-]+$")
     qos: Literal[0, 1, 2] = 1
-    keepalive_s: int = Field(30, ge=5)
+    keepalive_s: int = Field(30, ge=5, le=65535)  # a 16-bit field in CONNECT; also how long a silent broker takes to give up on
 
     _resolve = field_validator("password_file")(resolve_path)
+    _mqtt_strings = field_validator("client_id", "username")(mqtt_string)
 
     @field_validator("tls", mode="before")
     @classmethod
@@ -166,12 +182,19 @@ def default_state_dir() -> Path:
     return Path(xdg) / "emotion-edge"
 
 
+def file_name_part(text: str) -> str:
+    """A host name or address as part of a file name (an IPv6 address's colons and ``%`` go)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
 class OutboxConfig(Strict):
     """Outgoing messages wait on disk until the broker acknowledges them, so a broker outage or a daemon
     restart loses no event; past ``max_messages`` the oldest are dropped (and counted). A finite run whose
-    broker is down at the end waits for it until SIGTERM, or at most ``drain_timeout_s`` seconds."""
+    broker is down at the end waits for it until SIGTERM, or at most ``drain_timeout_s`` seconds. The
+    default file is one per device and broker (``outbox-<device>-<host>-<port>.db`` in the state folder),
+    so one run's leftovers never go to another run's broker."""
 
-    path: Path = Field(default_factory=lambda: default_state_dir() / "outbox.db")
+    path: Optional[Path] = None  # None: the default file for this device and broker (EdgeConfig fills it in)
     max_messages: int = Field(10_000, ge=1)
     drain_timeout_s: Optional[float] = Field(None, gt=0)
 
@@ -189,7 +212,7 @@ class MetricsConfig(Strict):
     """Prometheus ``/metrics`` endpoint; off unless a port is given."""
 
     port: Optional[int] = Field(None, ge=1, le=65535)
-    address: str = "0.0.0.0"
+    address: str = "127.0.0.1"  # this device only, like every listener; 0.0.0.0 (or the LAN address) for a scraper elsewhere
 
 
 def resolve_peer(text: str, resolve: Callable[[Path], Path | None]) -> str:
@@ -200,8 +223,8 @@ def resolve_peer(text: str, resolve: Callable[[Path], Path | None]) -> str:
 
 class BenchConfig(Strict):
     """``edge bench``: what it times and compares. Each key is also the flag of the same name, and a flag
-    given on the command line wins; files and folders are checked when the bench starts, not here, so a
-    bench setting can never stop ``edge run``."""
+    given on the command line wins; files, folders and whether the source ends are checked when the bench
+    starts (edge.bench.run), not here, so a bench setting can never stop ``edge run``."""
 
     source: Optional[SourceUri] = None  # None: generated clips of the sample face
     frames: int = Field(300, ge=1)
@@ -217,14 +240,6 @@ class BenchConfig(Strict):
 
     _resolve = field_validator("data", "json_file")(resolve_path)
     _resolve_source = field_validator("source")(resolve_source)
-
-    @field_validator("source")
-    @classmethod
-    def _finite(cls, source: str | None) -> str | None:
-        """A bench times one pass over its source, so the source must end."""
-        if source is not None and not is_local_path(source):
-            raise ValueError(f"{source} is a live camera or stream, which never ends: give a video file or an image folder")
-        return source
 
     @field_validator("peers")
     @classmethod
@@ -262,6 +277,18 @@ class EdgeConfig(Strict):
     @classmethod
     def _model_path(cls, value: Path, info: ValidationInfo) -> Path:
         return resolve_path(value, info)
+
+    @property
+    def outbox_owner(self) -> str:
+        """Whose messages an outbox file holds: they go to this device's session on this broker, no other."""
+        return f"device {self.device} at broker {self.mqtt.address}"
+
+    @model_validator(mode="after")
+    def _outbox_per_device_and_broker(self) -> "EdgeConfig":
+        if self.outbox.path is None:
+            name = f"outbox-{self.device}-{file_name_part(self.mqtt.host)}-{self.mqtt.port}.db"
+            self.outbox.path = default_state_dir() / name
+        return self
 
     @model_validator(mode="after")
     def _unique_camera_names(self) -> "EdgeConfig":

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Mapping, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from edge.errors import UserError
 
@@ -26,10 +26,43 @@ class ConfigError(UserError):
     """A missing, unreadable or invalid configuration file or key."""
 
 
+def holds_bool(value: object) -> bool:
+    """``true``/``false``, alone or in a list."""
+    return isinstance(value, bool) or (isinstance(value, list) and any(isinstance(item, bool) for item in value))
+
+
+def takes_bool(annotation: object) -> bool:
+    """Whether a field's type has ``bool`` anywhere in it (``bool``, ``Optional[bool]``, ...)."""
+    return annotation is bool or any(takes_bool(arg) for arg in get_args(annotation))
+
+
 class Strict(BaseModel):
-    """Base for every settings block: unknown keys are errors, assignments are re-validated."""
+    """Base for every settings block: unknown keys are errors, assignments are re-validated, and ``true`` is
+    not a number (pydantic would read ``threads: true`` as 1)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        if holds_bool(value) and not takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError("true/false is not a value for this key")
+        return value
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML whose mappings refuse a key given twice: by default the last one silently wins, so a setting
+    written in two places would take the one its author did not look at."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def default_config_path() -> Path | None:
@@ -53,7 +86,7 @@ def absolute(value: str | None) -> Path | None:
 def read_yaml(path: Path) -> dict[str, Any]:
     """The file's top-level mapping, checked for unknown sections."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

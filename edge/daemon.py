@@ -88,15 +88,27 @@ def run(config: EdgeConfig) -> int:
         for thread in threads:
             thread.join(JOIN_TIMEOUT_S)
         if not failures(pipelines, publisher):
-            publish_stats(pipelines, publisher)
-        delivered = stop.is_set() or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
+            publish_stats(pipelines, publisher, final=True)
+        asked_to_stop = stop.is_set()
+        delivered = asked_to_stop or wait_for_acks(publisher, stop, config.outbox.drain_timeout_s, watchdog)
         systemd.stopping()
         publisher.close()
         metrics.close()
+    return exit_status(pipelines, publisher, delivered, asked_to_stop)
+
+
+def exit_status(pipelines, publisher, delivered: bool, asked_to_stop: bool) -> int:
+    """0 for a stop that was asked for, or a run whose every message was delivered; 1 after a failure, or
+    when a run that ended by itself had messages refused by the broker (not delivered, though answered)."""
     failed = failures(pipelines, publisher)
     if failed:
         log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
-    return 0 if delivered and not failed else 1
+        return 1
+    if publisher.refused and not asked_to_stop:
+        log.error("%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
+                  publisher.refused)
+        return 1
+    return 0 if delivered else 1
 
 
 def failures(pipelines, publisher) -> list[str]:
@@ -121,14 +133,16 @@ def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interv
             next_stats += stats_interval_s
 
 
-def publish_stats(pipelines, publisher) -> None:
-    """Each camera's stats to the broker, and a one-line summary to ``systemctl status``."""
+def publish_stats(pipelines, publisher, final: bool = False) -> None:
+    """Each camera's stats to the broker (``final``: the whole run's figures, not the last interval's), and a
+    one-line summary to ``systemctl status``."""
     summary = []
     for pipeline in pipelines:
-        stats = pipeline.stats_payload()
+        stats = pipeline.stats_payload(final)
         publisher.stats(pipeline.camera.name, stats)
         summary.append(f"{pipeline.camera.name}: {stats['fps']} fps, {stats['faces']} face(s)")
-    systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker")
+    broker = f"; MQTT {publisher.connection}" if publisher.connection else ""
+    systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker{broker}")
 
 
 def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:

@@ -12,6 +12,7 @@ API::
     metrics.latency.labels(stage).observe(seconds)     # decode|detect|classify|track|publish, frame: all
     metrics.faces.labels(camera).set(n);  metrics.dropped_frames.labels(camera).inc()
     metrics.queue_depth.labels(queue).set(n);  metrics.reconnects.inc();  metrics.events.labels(camera).inc()
+    metrics.mqtt_connected.set(1);  metrics.connect_failures.inc();  metrics.refused.inc()
     metrics.watch_outbox(outbox)                 # outbox depth and dropped total, read at scrape time
     metrics.close()
 """
@@ -40,6 +41,9 @@ class Metrics:
         self.dropped_frames = self._counter("dropped_frames", "Frames skipped because the pipeline was behind", "camera")
         self.events = self._counter("events", "Emotion events published", "camera")
         self.reconnects = self._counter("mqtt_reconnects", "Connections to the MQTT broker re-established")
+        self.connect_failures = self._counter("mqtt_connect_failures", "Attempts to connect to the MQTT broker that failed")
+        self.refused = self._counter("mqtt_refused", "MQTT messages the broker refused (MQTT 5 reason code), kept in the outbox")
+        self.mqtt_connected = self._gauge("mqtt_connected", "1 while connected to the MQTT broker, else 0")
         self.fps = self._gauge("fps", "Frames per second over the last stats interval", "camera")
         self.faces = self._gauge("faces", "Faces in view", "camera")
         self.queue_depth = self._gauge("queue_depth", "Items waiting in an internal queue", "queue")

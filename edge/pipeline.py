@@ -28,11 +28,13 @@ from edge.tracker import Track, Tracker
 log = logging.getLogger(__name__)
 
 STAGES = ("decode", "detect", "classify", "track", "publish")
+MAX_ASPECT = 20  # a frame longer than this many times its width (or the reverse) is not a picture of a scene
 
 
 @dataclass
 class Stats:
-    """Counters since start, plus stage timings and a frame count since the last snapshot (for fps)."""
+    """Counters since start, plus stage timings and a frame count since the last snapshot (for fps), and the
+    same over the whole run (for the last stats of a finite run)."""
 
     frames: int = 0
     events: int = 0
@@ -41,19 +43,26 @@ class Stats:
     window_frames: int = 0
     window_started: float = field(default_factory=time.monotonic)
     stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
+    run_started: float = field(default_factory=time.monotonic)
+    last_frame_at: float | None = None
+    run_stage_seconds: dict = field(default_factory=lambda: defaultdict(float))
 
-    def snapshot(self, source: Source) -> dict:
-        """The stats payload; resets the fps window and the stage averages."""
+    def snapshot(self, source: Source, final: bool = False) -> dict:
+        """The stats payload; resets the fps window and the stage averages. ``final``: the whole run's fps
+        and average latencies, since the last window of a finished source is empty."""
         now = time.monotonic()
-        frames = max(self.window_frames, 1)
+        if final:
+            frames, elapsed, seconds = self.frames, (self.last_frame_at or now) - self.run_started, self.run_stage_seconds
+        else:
+            frames, elapsed, seconds = self.window_frames, now - self.window_started, self.stage_seconds
         payload = {
-            "fps": round(self.window_frames / max(now - self.window_started, 1e-9), 2),
+            "fps": round(frames / max(elapsed, 1e-9), 2),
             "frames": self.frames,
             "faces": self.faces,
             "events": self.events,
             "drops": source.drops,
             "skipped": source.skipped + self.skipped,
-            "latency_ms": {stage: round(1000 * self.stage_seconds[stage] / frames, 2) for stage in STAGES},
+            "latency_ms": {stage: round(1000 * seconds[stage] / max(frames, 1), 2) for stage in STAGES},
         }
         self.window_frames, self.window_started = 0, now
         self.stage_seconds.clear()
@@ -112,6 +121,7 @@ class CameraPipeline:
         """A frame OpenCV cannot work on (odd size, broken decode) is counted and logged, never fatal."""
         self._busy_since = time.monotonic()
         try:
+            self._check_size(frame)
             self.process(frame)
         except cv2.error as exc:
             with self._stats_lock:
@@ -119,6 +129,13 @@ class CameraPipeline:
             log.warning("%s: frame %d skipped (%s)", self.camera.name, frame.index, str(exc).strip().splitlines()[-1])
         finally:
             self._busy_since = None
+
+    def _check_size(self, frame: Frame) -> None:
+        """A 1x8000 image would only fail deep in OpenCV's resize, with an assertion's text: say what it is."""
+        height, width = frame.image.shape[:2]
+        if min(height, width) < self.config.detector.min_face_px or max(height, width) > MAX_ASPECT * min(height, width):
+            raise cv2.error(f"image too small/degenerate: {width}x{height} px (a face needs edge.detector.min_face_px, "
+                            f"{self.config.detector.min_face_px} px, and a side at most {MAX_ASPECT}x the other)")
 
     def stuck_s(self) -> float:
         """How long the frame in hand has been processing: a wedged inference (a hung Edge TPU) grows it
@@ -172,8 +189,10 @@ class CameraPipeline:
             stats.window_frames += 1
             stats.faces = faces
             stats.events += events
+            stats.last_frame_at = time.monotonic()
             for stage, seconds in timings.items():
                 stats.stage_seconds[stage] += seconds
+                stats.run_stage_seconds[stage] += seconds
         self._measure(timings, faces, events)
 
     def _measure(self, timings: dict, faces: int, events: int) -> None:
@@ -185,10 +204,11 @@ class CameraPipeline:
             metrics.latency.labels(stage).observe(seconds)
         metrics.latency.labels("frame").observe(sum(timings.values()))
 
-    def stats_payload(self) -> dict:
-        """The periodic stats; also updates the fps gauge and the dropped-frames counter it shares numbers with."""
+    def stats_payload(self, final: bool = False) -> dict:
+        """The periodic stats (``final``: the whole run's); also updates the fps gauge and the dropped-frames
+        counter it shares numbers with."""
         with self._stats_lock:
-            payload = self.stats.snapshot(self.source)
+            payload = self.stats.snapshot(self.source, final)
         self.metrics.fps.labels(self.camera.name).set(payload["fps"])
         self.metrics.dropped_frames.labels(self.camera.name).inc(payload["drops"] - self._reported_drops)
         self._reported_drops = payload["drops"]

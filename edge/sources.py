@@ -136,23 +136,62 @@ class ImageFolderSource(Source):
 
 
 class VideoFileSource(Source):
-    """Every frame of a video file, in order (no real-time pacing: a file is processed as fast as it can)."""
+    """Every frame of a video file, in order (no real-time pacing: a file is processed as fast as it can).
+
+    A damaged file (bytes overwritten, cut short) has frames FFmpeg cannot decode; each failed read moves on
+    by one frame, so reading goes on past them: they are counted in ``skipped``, the first is logged, and the
+    end of the file says how many of the container's frames were unreadable or missing. The real end is the
+    container's frame count; for a container that does not know it, ``GIVE_UP_AFTER`` failed reads in a row."""
+
+    GIVE_UP_AFTER = 50
 
     def __init__(self, uri: str, path: Path):
         super().__init__(uri)
+        self.path = path
         self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not self.capture.isOpened():
-            raise UserError(f"{path}: not a readable video file (or image folder)")
+            raise UserError(f"{path}: not a readable video file (or image folder); a cut-short MP4 cannot be opened")
+        self.frame_count = max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)  # 0: the container does not say
+        self.decoded = 0
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        index = 0
+        index = 0  # reads so far: a frame's place in the file, undecodable ones included
+        failed = 0  # failed reads since the last good one: damage if a good one follows, else the end
         while not stop.is_set():
             started = time.perf_counter()
             ok, image = self.capture.read()
-            if not ok:
-                return
-            yield Frame(index, image, time.perf_counter() - started)
             index += 1
+            if not ok:
+                failed += 1
+                if self._at_the_end(index, failed):
+                    break
+                continue
+            if failed:
+                self._undecodable(index - 1 - failed, failed)
+                failed = 0
+            self.decoded += 1
+            yield Frame(index - 1, image, time.perf_counter() - started)
+        if not stop.is_set():
+            self._summarise()
+
+    def _at_the_end(self, reads: int, failed: int) -> bool:
+        """A failed read is the end once the container's frames are all read (or, not knowing their number,
+        after ``GIVE_UP_AFTER`` failures in a row)."""
+        return reads >= self.frame_count if self.frame_count else failed >= self.GIVE_UP_AFTER
+
+    def _undecodable(self, first: int, count: int) -> None:
+        if not self.skipped:
+            log.warning("%s: frame %d cannot be decoded; reading on past damaged frames (counted, the total comes "
+                        "at the end)", self.shown, first)
+        self.skipped += count
+
+    def _summarise(self) -> None:
+        """One line at the end of a damaged or cut-short file: what was lost, against what the container says."""
+        expected = max(self.frame_count, self.decoded + self.skipped)
+        if self.decoded < expected:
+            log.warning("%s: %d of %d frames (the container's count) unreadable or missing: %d undecodable, "
+                        "%d missing at the end; %d read", self.shown, expected - self.decoded, expected,
+                        self.skipped, expected - self.decoded - self.skipped, self.decoded)
 
     def close(self) -> None:
         self.capture.release()

@@ -134,11 +134,13 @@ def make_certificates(folder: Path) -> None:
 @dataclass
 class Broker:
     """One mosquitto process. ``secure`` uses the deploy example's config with its /etc/mosquitto/ files
-    (certificates, password file of ``users``, ACL) made in ``workdir``."""
+    (certificates, password file of ``users``, ACL: the deploy example's, or ``acl`` when given) made in
+    ``workdir``."""
 
     workdir: Path
     secure: bool = False
     users: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_USERS))
+    acl: str | None = None
     host: str = "127.0.0.1"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
@@ -160,7 +162,7 @@ class Broker:
         passwd.touch(mode=0o600)
         for user, password in self.users.items():
             run(MOSQUITTO_PASSWD, "-b", passwd, user, password)
-        shutil.copy(MOSQUITTO_EXAMPLE / "acl", self.workdir / "acl")
+        (self.workdir / "acl").write_text(self.acl or (MOSQUITTO_EXAMPLE / "acl").read_text())
         (self.workdir / "acl").chmod(0o600)
         example = (MOSQUITTO_EXAMPLE / "emotion-edge.conf").read_text()
         return example.replace("/etc/mosquitto/", f"{self.workdir}/").replace("listener 8883", f"listener {self.port} {self.host}")
@@ -271,6 +273,32 @@ def edge_config(tmp_path: Path, model: Path, source: Path | str, broker=None, ex
         f"{mqtt}  outbox:\n    path: {tmp_path / 'outbox.db'}\n  events:\n    stats_interval_s: 0.5\n{extra}"
     )
     return path
+
+
+def every_frame_config(tmp_path: Path, model: Path, source: Path | str, broker=None, max_messages: int = 10_000,
+                       extra: str = "") -> Path:
+    """``edge_config`` with an event on every frame (a heartbeat due at once), so "nothing lost" can be checked
+    frame by frame: a video of one face gives exactly one event per frame."""
+    path = edge_config(tmp_path, model, source, broker, extra)
+    text = path.read_text().replace("  events:\n    stats_interval_s: 0.5\n",
+                                    "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n")
+    path.write_text(text.replace("  outbox:\n", f"  outbox:\n    max_messages: {max_messages}\n"))
+    return path
+
+
+def event_key(event: dict) -> tuple:
+    return event["camera"], event["frame"], event["face_id"], event["emotion"], event["reason"]
+
+
+def deduplicated(received: list[dict]) -> tuple[list[tuple], int]:
+    """The events in arrival order with at-least-once duplicates (the same ``ts`` and frame: one message
+    delivered twice) removed, and how many were removed."""
+    seen, events = set(), []
+    for event in received:
+        if (event["ts"], event["frame"]) not in seen:
+            seen.add((event["ts"], event["frame"]))
+            events.append(event_key(event))
+    return events, len(received) - len(events)
 
 
 # RTSP

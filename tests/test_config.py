@@ -43,6 +43,17 @@ def test_repository_config_is_valid():
         ("trainer:\n  classes: [a, a]\n", "trainer: Value error, classes must be distinct"),
         ("edgee:\n  threads: 2\n", "edgee: unknown section"),
         ("edge: [1, 2\n", "invalid YAML"),
+        ("edge:\n  mqtt:\n    host: a\n    port: 1\n    host: b\n", "line 5 invalid YAML (key 'host' appears twice"),
+        ("edge:\n  threads: 2\nedge:\n  threads: 1\n", "line 3 invalid YAML (key 'edge' appears twice"),
+        ("edge:\n  threads: true\n", "edge.threads: Value error, true/false is not a value for this key"),
+        ("edge:\n  mqtt: {qos: true}\n", "edge.mqtt.qos: Value error, true/false is not a value for this key"),
+        ("edge:\n  bench: {threads: [1, false]}\n", "edge.bench.threads: Value error, true/false is not a value"),
+        ("trainer:\n  train: {epochs: true}\n", "trainer.train.epochs: Value error, true/false is not a value"),
+        ("edge:\n  mqtt: {keepalive_s: 70000}\n", "edge.mqtt.keepalive_s: Input should be less than or equal to 65535"),
+        ("edge:\n  mqtt: {client_id: ''}\n", "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 0)"),
+        (f"edge:\n  mqtt: {{client_id: {'é' * 40000}}}\n", "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 80000)"),
+        ("edge:\n  mqtt: {username: ''}\n", "edge.mqtt.username: Value error, must be 1 to 65535 bytes"),
+        ("edge:\n  mqtt: {protocol: 4}\n", "edge.mqtt.protocol: Input should be '5' or '3.1.1'"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(tmp_path, text, expected):
@@ -58,6 +69,14 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, expected):
                                            ("mosquitto_1", "mosquitto_1:1883")])
 def test_a_host_name_or_ip_address_is_a_broker_host(tmp_path, host, address):
     assert edge_config.load(write(tmp_path, f"edge:\n  mqtt:\n    host: '{host}'\n")).mqtt.address == address
+
+
+def test_mqtt_5_by_default_3_1_1_on_request_and_metrics_on_loopback(tmp_path):
+    assert edge_config.load(write(tmp_path, "edge: {}\n")).mqtt.protocol == "5"
+    assert edge_config.load(write(tmp_path, "edge:\n  mqtt: {protocol: 5}\n")).mqtt.protocol == "5"  # a YAML number
+    assert edge_config.load(write(tmp_path, "edge:\n  mqtt: {protocol: 3.1.1}\n")).mqtt.protocol == "3.1.1"
+    settings = edge_config.load(write(tmp_path, "edge:\n  metrics: {port: 9108}\n  events: {snapshots: false}\n"))
+    assert settings.metrics.address == "127.0.0.1" and settings.events.snapshots is False  # a bool key takes a bool
 
 
 def test_command_line_overrides_file_and_is_validated(tmp_path):
@@ -83,8 +102,20 @@ def test_bench_paths_resolve_against_the_config_folder(tmp_path):
     assert (bench.source, bench.data, bench.json_file) == (str(tmp_path / "clip.mp4"), tmp_path / "data",
                                                            tmp_path / "out/b.json")
     assert bench.peers == [f"{tmp_path / 'm.tflite'}:range=0-1", "/abs/p.tflite"]
-    with pytest.raises(ConfigError, match="edge.bench.source: .*rtsp://cam/1 is a live camera or stream, which never ends"):
-        edge_config.load(path, {"bench.source": "rtsp://cam/1"})  # a bench times one pass: its source must end
+
+
+def test_a_bench_setting_never_stops_run_and_bench_refuses_a_live_source_itself(tmp_path, capsys):
+    """``edge.bench.source: rtsp://...`` used to fail validation, so ``edge run`` exited 2 over a key it never
+    reads; now the config loads and ``edge bench`` (which times one pass, so needs a source that ends)
+    refuses it in one line, without the camera's password."""
+    from edge.cli import main
+
+    path = write(tmp_path, "edge:\n  bench:\n    source: rtsp://admin:secret@cam/1\n")
+    assert edge_config.load(path).bench.source == "rtsp://admin:secret@cam/1"
+    assert main(["bench", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("edge: error: edge.bench.source rtsp://admin:***@cam/1: a live camera or stream never ends; give a "
+                   "video file or an image folder (or leave it out for generated clips)")
 
 
 def test_a_camera_index_may_be_a_yaml_number(tmp_path):
@@ -95,7 +126,7 @@ def test_a_camera_index_may_be_a_yaml_number(tmp_path):
     assert edge_config.load(path).cameras[0].source == by_id
     path = write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: /dev/shm/clip.mp4}\n")
     assert edge_config.load(path).cameras[0].source == "/dev/shm/clip.mp4"  # a file under /dev is a file
-    with pytest.raises(ConfigError, match="edge.cameras.0.source: Input should be a valid string"):
+    with pytest.raises(ConfigError, match="edge.cameras.0.source: Value error, true/false is not a value for this key"):
         edge_config.load(write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: true}\n"))
 
 

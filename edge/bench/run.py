@@ -9,8 +9,9 @@ from pathlib import Path
 from edge.bench import accuracy, report, stream
 from edge.bench.models import ModelSpec, compare_speed, parse_peer, shipped_specs
 from edge.bench.speed import measure_pipeline
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, is_local_path
 from edge.errors import UserError
+from edge.sources import redacted
 
 
 def positive_ints(flag: str, text: str) -> list[int]:
@@ -31,6 +32,14 @@ def check_json_folder(path: Path | None) -> None:
         raise UserError(f"--json {path}: folder {path.parent} does not exist")
 
 
+def check_source_ends(source: str | None) -> None:
+    """A bench times one pass over its source, so the source must end. Checked here, at the bench's start,
+    not when the config is loaded: a bench setting must never stop ``edge run``."""
+    if source is not None and not is_local_path(source):
+        raise UserError(f"edge.bench.source {redacted(source)}: a live camera or stream never ends; give a video file or "
+                        "an image folder (or leave it out for generated clips)")
+
+
 def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:
     """The shipped model, its float twin and the peers, each loaded once to fail early, names unique."""
     specs = shipped_specs(config) + [parse_peer(text) for text in peers]
@@ -45,6 +54,7 @@ def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:
 def run_bench(config: EdgeConfig) -> int:
     """Every option comes from ``config.bench`` (the file, command-line flags applied), validated once."""
     bench = config.bench
+    check_source_ends(bench.source)
     check_json_folder(bench.json_file)
     specs = model_specs(config, bench.peers)
     data = accuracy.dataset_folder(bench.data, bench.split) if bench.data else None

@@ -11,7 +11,7 @@ import pytest
 
 from edge.config import load
 from edge.errors import UserError
-from edge.publisher import build_client, read_password
+from edge.mqtt_client import build_client, read_password
 from tests.support import SAMPLES, edge_config, run_edge
 
 

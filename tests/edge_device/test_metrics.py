@@ -25,7 +25,7 @@ def test_off_by_default(metrics):
 
 
 def test_endpoint_exposes_the_pipeline_numbers(metrics, tmp_path):
-    outbox = Outbox(tmp_path / "outbox.db", max_messages=1)
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=1, owner="test")
     outbox.put("t", b"1")
     outbox.put("t", b"2")  # one dropped
     metrics.watch_outbox(outbox)

@@ -13,10 +13,9 @@ import sys
 
 import pytest
 
-from tests.support import REPO, SAMPLES, edge_config, face_video
+from tests.support import REPO, SAMPLES, deduplicated, event_key, every_frame_config, face_video
 
 FRAMES = 120
-EVERY_FRAME = "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n"
 
 
 @pytest.fixture(scope="module")
@@ -24,36 +23,16 @@ def video(tmp_path_factory):
     return face_video(tmp_path_factory.mktemp("video") / "face.avi", FRAMES)
 
 
-def config_for(tmp_path, model, video, broker=None, max_messages: int = 10_000):
-    path = edge_config(tmp_path, model, video, broker)
-    text = path.read_text().replace("  events:\n    stats_interval_s: 0.5\n", EVERY_FRAME)
-    path.write_text(text.replace("  outbox:\n", f"  outbox:\n    max_messages: {max_messages}\n"))
-    return path
-
-
-def key(event: dict) -> tuple:
-    return event["camera"], event["frame"], event["face_id"], event["emotion"], event["reason"]
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, shipped_model, video):
     """The events of a run without any outage (stdout: no broker, no outbox)."""
-    config = config_for(tmp_path_factory.mktemp("reference"), shipped_model, video)
+    config = every_frame_config(tmp_path_factory.mktemp("reference"), shipped_model, video)
     result = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--stdout"],
                             capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.returncode == 0, result.stderr
-    events = [key(json.loads(line)) for line in result.stdout.splitlines()]
+    events = [event_key(json.loads(line)) for line in result.stdout.splitlines()]
     assert [frame for _, frame, *_ in events] == list(range(FRAMES))
     return events
-
-
-def deduplicated(received: list[dict]) -> tuple[list[tuple], int]:
-    seen, events = set(), []
-    for event in received:
-        if (event["ts"], event["frame"]) not in seen:
-            seen.add((event["ts"], event["frame"]))
-            events.append(key(event))
-    return events, len(received) - len(events)
 
 
 def cam_events(*listeners) -> list[dict]:
@@ -81,7 +60,7 @@ def outage(broker, listener, daemon) -> None:
 def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped_model, video, reference, broker,
                                                                listeners, daemons):
     before = listeners(broker)
-    daemon = daemons(config_for(tmp_path, shipped_model, video, broker))
+    daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker))
     outage(broker, before, daemon)
 
     after = reconnect_after(broker, daemon, listeners)
@@ -99,7 +78,7 @@ def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped
 
 def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_restart(
         tmp_path, shipped_model, video, reference, broker, listeners, daemons):
-    config = config_for(tmp_path, shipped_model, video, broker)
+    config = every_frame_config(tmp_path, shipped_model, video, broker)
     before = listeners(broker)
     first = daemons(config, name="first")
     outage(broker, before, first)
@@ -121,7 +100,7 @@ def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_rest
 def test_a_full_outbox_drops_the_oldest_and_counts_them(tmp_path, shipped_model, video, reference, broker,
                                                        listeners, daemons):
     broker.stop()
-    daemon = daemons(config_for(tmp_path, shipped_model, video, broker, max_messages=50))
+    daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker, max_messages=50))
     daemon.wait_for_log("waiting for the MQTT broker to acknowledge", timeout=60)
     after = reconnect_after(broker, daemon, listeners)
     assert daemon.wait(timeout=60) == 0, daemon.log

@@ -5,7 +5,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from edge.config import EdgeConfig
-from edge.publisher import MqttPublisher
+from edge.publisher import CONNECTED, MqttPublisher
 
 
 def eventually(condition, timeout: float = 5.0) -> bool:
@@ -27,8 +27,8 @@ def test_a_message_handed_over_as_the_connection_drops_is_acknowledged_after_the
     publisher = MqttPublisher(config)
     publisher.start()
     try:
-        assert eventually(lambda: publisher._connected is False)  # the first connection attempt failed
-        publisher._connected = True  # the moment between the socket closing and on_disconnect
+        assert eventually(lambda: publisher.failed_attempts > 0)  # the first connection attempt failed
+        publisher.connection = CONNECTED  # the moment between the socket closing and on_disconnect
         publisher.event("cam", {"n": 1})
         assert eventually(lambda: len(publisher._in_flight) == 1)
         assert publisher._in_flight[0][0].rc == mqtt.MQTT_ERR_NO_CONN

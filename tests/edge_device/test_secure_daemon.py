@@ -46,7 +46,7 @@ def test_events_arrive_over_tls_with_a_password_and_carry_no_secret_or_image(tmp
     assert password not in daemon.log and "Traceback" not in daemon.log
 
 
-def test_wrong_password_is_one_logged_refusal_without_traceback_or_the_password(tmp_path, shipped_model, secure,
+def test_wrong_password_is_a_logged_refusal_per_attempt_without_traceback_or_the_password(tmp_path, shipped_model, secure,
                                                                                daemons):
     daemon = daemons(secure_config(tmp_path, shipped_model, secure, "wrong-guess"))
     daemon.wait_for_log("refused the connection")
@@ -54,6 +54,8 @@ def test_wrong_password_is_one_logged_refusal_without_traceback_or_the_password(
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=10) == 0
     refusals = [line for line in daemon.log.splitlines() if "refused the connection" in line]
-    assert len(refusals) == 1 and "edge.mqtt.username" in refusals[0], daemon.log
+    assert refusals and all("edge.mqtt.username" in line and "next try in" in line for line in refusals), daemon.log
+    assert [f"attempt {n} failed" in line for n, line in enumerate(refusals, 1)] == [True] * len(refusals)
+    assert len(refusals) <= 4  # each attempt before the first connection, with backoff: 1, 2, 4 s...
     assert "wrong-guess" not in daemon.log and "Traceback" not in daemon.log
     assert "not acknowledged; they go out on the next start" in daemon.log
