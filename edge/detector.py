@@ -188,7 +188,7 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
     on a seam is whole in one of them), spread evenly."""
 
     def starts(length: int) -> list[int]:
-        count = int(np.ceil((length - side) / (side * 0.75))) + 1
+        count = int(np.ceil((length - side) / max(int(side * 0.75), 1))) + 1
         return [0] if count == 1 else [i * (length - side) // (count - 1) for i in range(count)]
 
     return tuple((x, y, side, side) for y in starts(height) for x in starts(width))
