@@ -196,14 +196,17 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class Pass:
-    """One model run over each region of a frame."""
+    """One model run over each region of a frame (``turn`` None), or over every other one, alternating
+    with ``turn``'s parity (a stream: see ``FaceDetector.detect``)."""
 
     model: BlazeFace
     regions: Callable[[int, int], tuple[Region, ...]]
 
-    def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
-                for x, y, w, h in self.regions(*frame_bgr.shape[:2])]
+    def candidates(self, frame_bgr: np.ndarray, turn: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        regions = self.regions(*frame_bgr.shape[:2])
+        if turn is not None and len(regions) > 1:
+            regions = regions[turn % 2 :: 2]
+        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y)) for x, y, w, h in regions]
 
 
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
@@ -243,13 +246,24 @@ class FaceDetector:
             plan.append(("full", tiles, MIN_SCORE["tiles"]))
         self.passes = [Pass(BlazeFace(name, score_threshold or min_score, threads), regions)
                        for name, regions, min_score in plan]
+        self._turn = 0  # frames of a stream so far: which half of the regions the next one gets
 
-    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall."""
+    def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
+        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
+
+        ``stream``: the frame is one of a video's, whose faces the tracker follows across frames. A pass
+        over several regions then looks at every other one, the other half on the next frame: the two
+        squares of ``multiscale`` cost two ``full`` runs, which would take a 640x480 pipeline from ~150
+        to under 100 fps on one thread (docs/detector.md). Their overlap (the middle half of a 4:3 frame)
+        and the whole-frame ``short`` pass are still seen on every frame, the edges on every second one,
+        which the tracker bridges (``tracking.max_missed_frames``). A photo is always searched whole."""
         height, width = frame_bgr.shape[:2]
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
-        found = [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr)]
+        turn = None
+        if stream:
+            turn = self._turn = self._turn + 1
+        found = [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr, turn)]
         boxes = np.concatenate([boxes for boxes, _ in found])
         if len(boxes) == 0:
             return []

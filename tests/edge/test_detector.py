@@ -96,3 +96,28 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     merged, score = kept[0]
     assert score == pytest.approx(0.9)
     assert merged[0] == pytest.approx((0.1 * 0.9 + 0.12 * 0.6) / 1.5)
+
+
+def test_a_stream_frame_gets_every_other_square_and_a_photo_all_of_them(monkeypatch):
+    """The cost that keeps a 640x480 stream at 100 fps: one ``full`` run per frame, not two; the two
+    squares alternate, and a face in the middle (where both squares overlap) is found on every frame."""
+    runs = []
+    run = BlazeFace.candidates
+
+    def recording(self, frame_bgr, origin=(0, 0)):
+        runs.append((self.spec.input_size, origin))
+        return run(self, frame_bgr, origin)
+
+    monkeypatch.setattr(BlazeFace, "candidates", recording)
+    detector = FaceDetector()
+    frame = sample_frames()[1]  # the face at x ~245-340: inside both squares
+    per_call = []
+    for stream in (True, True, False):
+        runs.clear()
+        assert len(detector.detect(frame, stream=stream)) == 1
+        per_call.append(sorted(runs))
+    first, second, photo = per_call
+    assert first[0] == second[0] == (128, (0, 0))  # short on the whole frame, every frame
+    assert {first[1], second[1]} == {(192, (0, 0)), (192, (160, 0))}  # full: one square each, alternating
+    assert len(first) == len(second) == 2
+    assert photo == [(128, (0, 0)), (192, (0, 0)), (192, (160, 0))]
