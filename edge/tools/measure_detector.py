@@ -15,7 +15,7 @@ IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like
 portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
 per frame on one thread, the CPU time of that thread (robust to a busy machine), median over all face frames.
 
-    python -m edge.tools.measure_detector [--frames 30] [--face-free 336] [--markdown docs/detector-table.md]
+    python -m edge.tools.measure_detector [--frames 60] [--face-free 336] [--markdown docs/detector-table.md]
 
 Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
 except the optional table.
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="measure_detector", description=__doc__.split("\n")[0])
     parser.add_argument("--detectors", type=detector_names, default=list(DETECTORS),
                         help=f"comma-separated, of: {', '.join(DETECTORS)} (default: all)")
-    parser.add_argument("--frames", type=positive, default=30, help="frames per framing and face height (default: 30)")
+    parser.add_argument("--frames", type=positive, default=60, help="frames per framing and face height (default: 60)")
     parser.add_argument("--face-free", type=positive, default=336, help="face-free frames (default: 336)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
