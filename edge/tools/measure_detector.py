@@ -253,6 +253,16 @@ def detector_names(text: str) -> list[str]:
     return names
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: not a number between 0 and 1")
+    return value
+
+
 def positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text}: not a whole number >= 1")
@@ -265,12 +275,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of: {', '.join(DETECTORS)} (default: all)")
     parser.add_argument("--frames", type=positive, default=60, help="frames per framing and face height (default: 60)")
     parser.add_argument("--face-free", type=positive, default=336, help="face-free frames (default: 336)")
+    parser.add_argument("--score-threshold", type=probability,
+                        help="one threshold for every pass instead of each pass's own (edge.detector.score_threshold)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     results = {}
     for name in args.detectors:
         model, small_faces = DETECTORS[name]
-        detector = FaceDetector(model, min_face_px=1, threads=1, small_faces=small_faces)
+        detector = FaceDetector(model, args.score_threshold, min_face_px=1, threads=1, small_faces=small_faces)
         results[name] = measure(detector, args.frames, args.face_free)
     table = markdown(results, args.frames, args.face_free)
     print(table)
