@@ -9,7 +9,10 @@ Model facts (checked against the bundled files' output shapes in ``tests/edge/te
 * short range: 128x128 input, SSD layers with strides 8, 16, 16, 16 and 2 anchors per layer and cell
   -> 16*16*2 + 8*8*6 = 896 anchors; tuned for faces within ~2 m that fill much of the frame.
 * full range: 192x192 input, one layer with stride 4 and 1 anchor per cell -> 48*48 = 2304 anchors;
-  finds faces down to ~20 px in a 640x480 room view.
+  tuned for a room: on a whole 640x480 frame it finds faces from ~64 px (docs/detector.md).
+
+``FaceDetector`` runs them in passes over regions of the frame (the whole of it, squares, small tiles)
+and merges every pass's candidates in one weighted NMS.
 
 Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the anchor centre.
 """
@@ -211,8 +214,10 @@ class Pass:
 # checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
 # scores random texture: up to ~0.6 in squares, ~0.7 in tiles.
 MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
-FULL, SQUARES, SHORT, TILES = ("full", whole, "full"), ("full", squares, "squares"), ("short", whole, "short"), \
-    ("full", tiles, "tiles")  # (model, regions, threshold)
+FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_SCORE)
+SQUARES = ("full", squares, "squares")
+SHORT = ("short", whole, "short")
+TILES = ("full", tiles, "tiles")
 PLANS = {  # detector -> (passes for a photo, passes for a stream frame)
     "multiscale": ((SQUARES, SHORT), (FULL, SHORT)),
     "full": ((FULL,), (FULL,)),
