@@ -119,6 +119,9 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.batch import run_batch
 
         return run_batch(settings, batch[0])
+    if args.format is not None or args.output is not None:
+        raise UserError("--format/--output are for photos (an image folder or file as --source); "
+                        "a video's or camera's events go to MQTT or --stdout")
     from edge.daemon import run
 
     return run(settings)
