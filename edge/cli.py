@@ -29,10 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
-    run.add_argument("--format", choices=["jsonl", "csv"], help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
+    run.add_argument("--format", choices=["jsonl", "csv"],
+                     help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
     run.add_argument("--output", help="photos: write the records to this file (edge.batch.output; default: stdout)")
-    run.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
-    run.add_argument("--small-faces", action="store_true", default=None, help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
+    run.add_argument("--detector", choices=list(PLANS),
+                     help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
+    run.add_argument("--small-faces", action="store_true", default=None,
+                     help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
