@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     run = verbs.add_parser("run", parents=[common], help="detect faces, classify emotions and publish events")
-    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file or image folder")
+    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file; "
+                                      "or an image folder or image file: photos, one record per face (see --format)")
     run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
