@@ -54,7 +54,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--detectors", "full,huge"])
     assert exit.value.code == 2
-    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small" in capsys.readouterr().err
+    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small, multiscale-small-stream" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
