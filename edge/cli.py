@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
 from edge.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
+from edge.detector import PLANS
 from edge.errors import UserError, exit_on_user_error
 
 
@@ -23,11 +24,19 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     run = verbs.add_parser("run", parents=[common], help="detect faces, classify emotions and publish events")
-    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file or image folder")
+    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file; "
+                                      "or an image folder or image file: photos, one record per face (see --format)")
     run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
+    run.add_argument("--format", choices=["jsonl", "csv"],
+                     help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
+    run.add_argument("--output", help="photos: write the records to this file (edge.batch.output; default: stdout)")
+    run.add_argument("--detector", choices=list(PLANS),
+                     help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
+    run.add_argument("--small-faces", action="store_true", default=None,
+                     help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
@@ -42,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--split", help="the split folder inside --data, e.g. test (edge.bench.split)")
     bench.add_argument("--repeats", type=int, help="classify calls timed per model (edge.bench.repeats; default: 300)")
     bench.add_argument("--json", help="also write every figure to this JSON file (edge.bench.json)")
-    bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
+    bench.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model)")
     bench.add_argument("--accelerator", choices=["cpu", "edgetpu"], help="(edge.accelerator) for the shipped model")
     bench.add_argument("--mqtt", action="store_true", default=None,
                        help="publish events to the configured broker (edge.bench.mqtt)")
@@ -78,9 +87,12 @@ def bench_overrides(args: argparse.Namespace) -> dict:
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
+        from edge.sources import is_image_source
+
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
+        uri = local_source(source)
         try:
-            settings.cameras = [CameraConfig(name=name, source=local_source(source))]
+            settings.cameras = [CameraConfig(name=name, source=uri, batch=is_image_source(uri))]
         except ValidationError as exc:
             raise ConfigError(describe(exc, "camera", "--camera/--source")) from None
     elif camera is not None:
@@ -99,9 +111,21 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.bench.run import run_bench
 
         return run_bench(edge_config.load(config_path, bench_overrides(args)))
-    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None}
+    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None,
+                 "batch.format": args.format, "batch.output": absolute(args.output),
+                 "detector.model": args.detector, "detector.small_faces": args.small_faces}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)
+    batch = [camera for camera in settings.cameras if camera.batch]
+    if batch:
+        if len(settings.cameras) > 1:
+            raise UserError(f"camera {batch[0].name}: a photo batch runs alone (pass --camera {batch[0].name})")
+        from edge.batch import run_batch
+
+        return run_batch(settings, batch[0])
+    if args.format is not None or args.output is not None:
+        raise UserError("--format/--output are for photos (an image folder or file as --source); "
+                        "a video's or camera's events go to MQTT or --stdout")
     from edge.daemon import run
 
     return run(settings)

@@ -9,15 +9,20 @@ Model facts (checked against the bundled files' output shapes in ``tests/edge/te
 * short range: 128x128 input, SSD layers with strides 8, 16, 16, 16 and 2 anchors per layer and cell
   -> 16*16*2 + 8*8*6 = 896 anchors; tuned for faces within ~2 m that fill much of the frame.
 * full range: 192x192 input, one layer with stride 4 and 1 anchor per cell -> 48*48 = 2304 anchors;
-  finds faces down to ~20 px in a 640x480 room view.
+  tuned for a room: on a whole 640x480 frame it finds faces from ~64 px (docs/detector.md).
+
+``FaceDetector`` runs them in passes over regions of the frame (the whole of it, squares, small tiles)
+and merges every pass's candidates in one weighted NMS.
 
 Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the anchor centre.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -117,13 +122,12 @@ class Letterbox:
         return pixels / self.scale
 
 
-class FaceDetector:
-    def __init__(self, model: str = "full", score_threshold: float = 0.5, nms_iou: float = 0.3,
-                 min_face_px: int = 20, threads: int = 1):
+class BlazeFace:
+    """One BlazeFace model: the raw face candidates of a frame, or of one region of it, in frame pixels."""
+
+    def __init__(self, model: str, min_score: float, threads: int):
         self.spec = SPECS[model]
-        self.score_threshold = score_threshold
-        self.nms_iou = nms_iou
-        self.min_face_px = min_face_px
+        self.logit_threshold = _logit(min_score)
         self.interpreter = load_interpreter(MODELS_DIR / self.spec.file, threads)
         self.anchors = generate_anchors(self.spec)
         self._input = self.interpreter.get_input_details()[0]["index"]
@@ -132,20 +136,19 @@ class FaceDetector:
         self._letterbox: Letterbox | None = None
         self._letterbox_shape: tuple[int, ...] = ()
 
-    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall."""
+    def candidates(self, frame_bgr: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 4) boxes (x1, y1, x2, y2) in pixels of the frame ``frame_bgr`` was cut from at ``origin``
+        (a tile), and their N scores; before NMS, so that several passes can be merged in one."""
         letterbox = self._letterbox_for(frame_bgr.shape)
         model_input = cv2.cvtColor(letterbox.apply(frame_bgr), cv2.COLOR_BGR2RGB)
         model_input = model_input.astype(np.float32)[None] * (2 / 255) - 1
         self.interpreter.set_tensor(self._input, model_input)
         self.interpreter.invoke()
         logits = self.interpreter.get_tensor(self._scores)[0, :, 0]
-        candidates = np.flatnonzero(logits > _logit(self.score_threshold))
-        if candidates.size == 0:
-            return []
-        boxes = self._decode(self.interpreter.get_tensor(self._regressors)[0, candidates, :4], candidates)
-        scores = 1 / (1 + np.exp(-logits[candidates]))
-        return self._to_detections(weighted_nms(boxes, scores, self.nms_iou), letterbox, frame_bgr.shape)
+        chosen = np.flatnonzero(logits > self.logit_threshold)
+        boxes = self._decode(self.interpreter.get_tensor(self._regressors)[0, chosen, :4], chosen)
+        boxes = letterbox.to_source(boxes) + np.array([*origin, *origin], dtype=np.float32)
+        return boxes, 1 / (1 + np.exp(-logits[chosen]))
 
     def _letterbox_for(self, shape: tuple[int, ...]) -> Letterbox:
         """Cached per frame size: a camera's resolution does not change between frames."""
@@ -160,11 +163,135 @@ class FaceDetector:
         half = raw[:, 2:4] / self.spec.input_size / 2
         return np.concatenate([centres - half, centres + half], axis=1)
 
-    def _to_detections(self, kept, letterbox: Letterbox, shape) -> list[Detection]:
+
+Region = tuple[int, int, int, int]  # x, y, w, h of the part of the frame one model run sees
+
+
+@functools.lru_cache(maxsize=8)
+def whole(height: int, width: int) -> tuple[Region, ...]:
+    return ((0, 0, width, height),)
+
+
+@functools.lru_cache(maxsize=8)
+def squares(height: int, width: int) -> tuple[Region, ...]:
+    """Squares of 0.8 of the frame's short side covering it: four of 384 px in 640x480. The model's input is
+    square, so a 4:3 frame letterboxed into it wastes a quarter of it; in these squares every face is 1.7
+    times the size it has in the whole frame, which is what lifts 48 px faces from ~45 % to ~100 %
+    (docs/detector.md)."""
+    return covering(height, width, int(min(height, width) * 0.8))
+
+
+@functools.lru_cache(maxsize=8)
+def tiles(height: int, width: int) -> tuple[Region, ...]:
+    """Squares half the short side (240 px in 640x480: 2.7 times the whole frame's scale), twelve for 4:3."""
+    return covering(height, width, min(height, width) // 2)
+
+
+def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
+    """``side`` px squares covering the frame, as few as overlap by at least a quarter of a side (so a face
+    on a seam is whole in one of them), spread evenly."""
+
+    def starts(length: int) -> list[int]:
+        count = int(np.ceil((length - side) / max(int(side * 0.75), 1))) + 1
+        return [0] if count == 1 else [i * (length - side) // (count - 1) for i in range(count)]
+
+    return tuple((x, y, side, side) for y in starts(height) for x in starts(width))
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One model run over each region of a frame."""
+
+    model: BlazeFace
+    regions: Callable[[int, int], tuple[Region, ...]]
+
+    def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
+                for x, y, w, h in self.regions(*frame_bgr.shape[:2])]
+
+
+# Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
+# checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
+# scores random texture: up to ~0.6 in squares, ~0.7 in tiles.
+MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
+FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_SCORE)
+SQUARES = ("full", squares, "squares")
+SHORT = ("short", whole, "short")
+TILES = ("full", tiles, "tiles")
+PLANS = {  # detector -> (stages for a photo, stages for a stream's frame); a stage is a tuple of passes
+    "multiscale": (((SQUARES, SHORT),), ((FULL,), (SHORT,))),
+    "full": (((FULL,),), ((FULL,),)),
+    "short": (((SHORT,),), ((SHORT,),)),
+    "skip": ((), ()),
+}
+
+
+class FaceDetector:
+    """The detection stage the daemon configures (``edge.detector``).
+
+    * ``multiscale`` (default): on a photo, ``full`` on squares of it (four for 4:3) and ``short`` on the
+      whole of it, their candidates merged by one weighted NMS. Neither model alone covers the faces a
+      camera or a photo collection shows: ``full`` finds small and whole-head faces but drops faces that
+      fill the frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those
+      but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``) the
+      photo's cost (four ``full`` runs) would take a 640x480 pipeline far below 100 fps on one thread, so
+      there ``full`` looks at the whole frame once, and ``short`` runs only on a frame where ``full`` found
+      nothing (a kiosk's close face): a stream finds faces from ~64 px at the old default's cost, and
+      ``small_faces`` is the switch for distant faces in a stream.
+    * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480; several
+      times the cost, hence a switch.
+    * ``full`` / ``short``: one model on the whole frame (for measurements and for a slow device).
+    * ``skip``: no detection, the whole image is the face (a folder of face crops; DeepFace's "skip").
+
+    ``score_threshold`` None uses each pass's measured threshold (``MIN_SCORE``); a number overrides all.
+    """
+
+    def __init__(self, model: str = "multiscale", score_threshold: float | None = None, nms_iou: float = 0.3,
+                 min_face_px: int = 20, threads: int = 1, small_faces: bool = False):
+        if model not in PLANS:
+            raise ValueError(f"detector {model!r}: not one of {', '.join(PLANS)}")
+        self.model = model
+        self.nms_iou = nms_iou
+        self.min_face_px = min_face_px
+        extra = (TILES,) if small_faces and model != "skip" else ()
+        models = {}  # one interpreter per model and threshold, shared by the photo and the stream plan
+
+        def build(name: str, regions, kind: str) -> Pass:
+            threshold = score_threshold or MIN_SCORE[kind]
+            if (name, threshold) not in models:
+                models[name, threshold] = BlazeFace(name, threshold, threads)
+            return Pass(models[name, threshold], regions)
+
+        def stages(plan) -> list[list[Pass]]:
+            """The first stage gets the extra passes; a later one runs only if the ones before found nothing."""
+            return [[build(*step) for step in stage + (extra if index == 0 else ())]
+                    for index, stage in enumerate(plan)]
+
+        photo, stream = PLANS[model]
+        self.photo_stages = stages(photo)
+        self.stream_stages = stages(stream)
+
+    def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
+        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
+        ``stream``: the frame is one of a video's, with a time budget per frame (see the class)."""
+        height, width = frame_bgr.shape[:2]
+        if self.model == "skip":
+            return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
+        for stage in self.stream_stages if stream else self.photo_stages:
+            found = [pair for one_pass in stage for pair in one_pass.candidates(frame_bgr)]
+            boxes = np.concatenate([boxes for boxes, _ in found])
+            if len(boxes):
+                scores = np.concatenate([scores for _, scores in found])
+                detections = self._to_detections(weighted_nms(boxes, scores, self.nms_iou), frame_bgr.shape)
+                if detections:
+                    return detections
+        return []
+
+    def _to_detections(self, kept, shape) -> list[Detection]:
         height, width = shape[:2]
         detections = []
         for box, score in kept:
-            x1, y1, x2, y2 = np.clip(letterbox.to_source(box), 0, [width, height, width, height])
+            x1, y1, x2, y2 = np.clip(box, 0, [width, height, width, height])
             if y2 - y1 >= self.min_face_px and x2 > x1:
                 detections.append(Detection((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), score))
         return detections

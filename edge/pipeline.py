@@ -15,10 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import cv2
+import numpy as np
 
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
-from edge.detector import FaceDetector
+from edge.detector import Detection, FaceDetector
 from edge.errors import one_line
 from edge.events import build_event, reason_to_publish
 from edge.metrics import Metrics
@@ -78,18 +79,31 @@ def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
     return labels[max(votes, key=votes.get)] if votes else None
 
 
+def face_crops(image_bgr, detections: list[Detection], margin: float) -> list[tuple[tuple, np.ndarray]]:
+    """(box, gray square crop) of each detected face; a box too thin to crop is left out."""
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    crops = [(d.box, square_crop(gray, d.box, margin)) for d in detections]
+    return [(box, crop) for box, crop in crops if crop is not None]
+
+
+def build_detector(config: EdgeConfig) -> FaceDetector:
+    settings = config.detector
+    return FaceDetector(settings.model, settings.score_threshold, settings.nms_iou, settings.min_face_px,
+                        config.threads, settings.small_faces)
+
+
+def build_classifier(config: EdgeConfig) -> EmotionClassifier:
+    return EmotionClassifier(config.model, config.threads, config.accelerator, config.edgetpu_fallback_to_cpu)
+
+
 class CameraPipeline:
     def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None):
         self.config = config
         self.camera = camera
         self.publisher = publisher
         self.metrics = metrics or Metrics()
-        self.detector = FaceDetector(
-            config.detector.model, config.detector.score_threshold, config.detector.nms_iou,
-            config.detector.min_face_px, config.threads,
-        )
-        self.classifier = EmotionClassifier(config.model, config.threads, config.accelerator,
-                                            config.edgetpu_fallback_to_cpu)
+        self.detector = build_detector(config)
+        self.classifier = build_classifier(config)
         tracking = config.tracking
         self.tracker = Tracker(tracking.iou_threshold, tracking.max_missed_frames, tracking.ema_alpha,
                                tracking.hysteresis)
@@ -146,13 +160,11 @@ class CameraPipeline:
     def process(self, frame: Frame) -> None:
         timings = {"decode": frame.decode_s}
         started = time.perf_counter()
-        detections = self.detector.detect(frame.image)
+        detections = self.detector.detect(frame.image, stream=True)
         timings["detect"] = _lap(started)
 
         started = time.perf_counter()
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        crops = [square_crop(gray, d.box, self.config.crop_margin) for d in detections]
-        faces = [(d.box, crop) for d, crop in zip(detections, crops) if crop is not None]
+        faces = face_crops(frame.image, detections, self.config.crop_margin)
         probabilities = self.classifier.classify([crop for _, crop in faces])
         timings["classify"] = _lap(started)
 
