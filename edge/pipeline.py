@@ -13,12 +13,14 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
+import numpy as np
 
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
-from edge.detector import FaceDetector
+from edge.detector import Detection, FaceDetector
 from edge.errors import one_line
 from edge.events import build_event, reason_to_publish
 from edge.metrics import Metrics
@@ -60,6 +62,24 @@ class Stats:
         return payload
 
 
+@dataclass(frozen=True)
+class FrameResult:
+    """What the pipeline made of one frame, for its observers (``edge annotate``, the live view). ``tracks``
+    are the tracker's own objects, in the order of ``probabilities`` (this frame's unsmoothed scores): an
+    observer reads them during its call and keeps copies, never the objects."""
+
+    frame: Frame
+    tracks: list[Track]
+    probabilities: np.ndarray
+    too_small: list[tuple[float, float, float, float]]  # boxes under ``min_readable_px``: not classified
+
+
+def split_readable(detections: list[Detection], min_readable_px: int) -> tuple[list[Detection], list[Detection]]:
+    """Faces the model can read, and those too small to (box height under ``min_readable_px``)."""
+    readable = [d for d in detections if d.box[3] >= min_readable_px]
+    return readable, [d for d in detections if d.box[3] < min_readable_px]
+
+
 def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
     """The emotion most faces in view show (ties: the larger summed confidence); None with nobody in view."""
     votes: dict[int, tuple[int, float]] = {}
@@ -70,7 +90,10 @@ def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
 
 
 class CameraPipeline:
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None):
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None,
+                 min_readable_px: int = 0):
+        """``min_readable_px``: faces whose box is shorter are not classified, only reported to observers as
+        too small (``edge annotate``); the daemon passes 0 and classifies every face the detector keeps."""
         self.config = config
         self.camera = camera
         self.publisher = publisher
@@ -91,6 +114,8 @@ class CameraPipeline:
         self._reported_drops = 0  # source drops already counted in the metrics
         self._busy_since: float | None = None  # when the frame in hand started processing
         self.error: str | None = None  # why this camera stopped early, if it did
+        self.min_readable_px = min_readable_px
+        self.observers: list[Callable[[FrameResult], None]] = []  # called in this camera's thread, every frame
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set. Anything unexpected (a
@@ -134,8 +159,9 @@ class CameraPipeline:
 
         started = time.perf_counter()
         gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
-        crops = [square_crop(gray, d.box, self.config.crop_margin) for d in detections]
-        faces = [(d.box, crop) for d, crop in zip(detections, crops) if crop is not None]
+        readable, too_small = split_readable(detections, self.min_readable_px)
+        crops = [square_crop(gray, d.box, self.config.crop_margin) for d in readable]
+        faces = [(d.box, crop) for d, crop in zip(readable, crops) if crop is not None]
         probabilities = self.classifier.classify([crop for _, crop in faces])
         timings["classify"] = _lap(started)
 
@@ -155,6 +181,8 @@ class CameraPipeline:
         self._publish_state(tracks)
         timings["publish"] = _lap(started)
         self._count(timings, len(faces), len(due))
+        for observer in self.observers:
+            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small]))
 
     def _publish_state(self, tracks: list[Track]) -> None:
         """Only on a change: a retained state per frame would be a flood for nothing."""
