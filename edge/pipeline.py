@@ -72,6 +72,7 @@ class FrameResult:
     tracks: list[Track]
     probabilities: np.ndarray
     too_small: list[tuple[float, float, float, float]]  # boxes under ``min_readable_px``: not classified
+    events: list[dict]  # the events this frame published
 
 
 def split_readable(detections: list[Detection], min_readable_px: int) -> tuple[list[Detection], list[Detection]]:
@@ -116,6 +117,7 @@ class CameraPipeline:
         self.error: str | None = None  # why this camera stopped early, if it did
         self.min_readable_px = min_readable_px
         self.observers: list[Callable[[FrameResult], None]] = []  # called in this camera's thread, every frame
+        self.last_stats: dict | None = None  # the latest stats payload, for the live view
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set. Anything unexpected (a
@@ -173,16 +175,18 @@ class CameraPipeline:
         timings["track"] = _lap(started)
 
         started = time.perf_counter()
+        events = []
         for track, crop, reason in due:
             snapshot = crop if self.config.events.snapshots else None
-            self.publisher.event(self.camera.name, build_event(
+            events.append(build_event(
                 self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot))
+            self.publisher.event(self.camera.name, events[-1])
             track.last_event_at = now
         self._publish_state(tracks)
         timings["publish"] = _lap(started)
         self._count(timings, len(faces), len(due))
         for observer in self.observers:
-            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small]))
+            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small], events))
 
     def _publish_state(self, tracks: list[Track]) -> None:
         """Only on a change: a retained state per frame would be a flood for nothing."""
@@ -217,6 +221,7 @@ class CameraPipeline:
         """The periodic stats; also updates the fps gauge and the dropped-frames counter it shares numbers with."""
         with self._stats_lock:
             payload = self.stats.snapshot(self.source)
+        self.last_stats = payload
         self.metrics.fps.labels(self.camera.name).set(payload["fps"])
         self.metrics.dropped_frames.labels(self.camera.name).inc(payload["drops"] - self._reported_drops)
         self._reported_drops = payload["drops"]
