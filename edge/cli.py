@@ -1,4 +1,5 @@
-"""``edge``: the on-device daemon (``edge run``) and its throughput benchmark (``edge bench``)."""
+"""``edge``: the on-device daemon (``edge run``), its throughput benchmark (``edge bench``) and the study of
+a recording (``edge annotate``)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
+    run.add_argument("--preview", action="store_true", default=None,
+                     help="serve the live view, http://127.0.0.1:8090/ by default (edge.preview.enabled)")
+
+    annotate = verbs.add_parser("annotate", parents=[common],
+                                help="annotated video, per-face CSV, timeline and summary of a recording")
+    annotate.add_argument("source", help="video file or folder of frames")
+    annotate.add_argument("--out", help="output folder (edge.annotate.out_dir)")
+    annotate.add_argument("--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)")
+    annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
+    annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
@@ -99,7 +110,14 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.bench.run import run_bench
 
         return run_bench(edge_config.load(config_path, bench_overrides(args)))
-    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None}
+    if args.verb == "annotate":
+        from edge.annotate import annotate
+
+        overrides = {"annotate.out_dir": absolute(args.out), "annotate.min_face_px": args.min_face_px,
+                     "annotate.codec": args.codec, "annotate.fps": args.fps}
+        return annotate(edge_config.load(config_path, overrides), local_source(args.source))
+    overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None,
+                 "preview.enabled": args.preview}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)
     from edge.daemon import run
