@@ -158,7 +158,10 @@ def annotate(config: EdgeConfig, source: str) -> int:
         raise UserError(f"{source}: annotation stopped ({pipeline.error})")
     if recorder.frames == 0:
         raise UserError(f"{source}: no frame could be read ({pipeline.source.skipped} unreadable)")
-    write_summary(out, source, recorder, pipeline, settings.min_face_px, elapsed)
+    try:
+        write_summary(out, source, recorder, pipeline, settings.min_face_px, elapsed)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write the summary ({exc.strerror or exc})") from None
     log.info("%d frames (%.1f s of video) in %.1f s, %.1f fps; %d face(s); written to %s", recorder.frames,
              recorder.timeline.frames / fps, elapsed, recorder.frames / elapsed, len(recorder.timeline.faces), out)
     if stop.is_set():
@@ -185,4 +188,4 @@ def write_summary(out: Path, source: str, recorder: Recorder, pipeline: CameraPi
     (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (out / SUMMARY_MD).write_text(summary_markdown(summary), encoding="utf-8")
     if not cv2.imwrite(str(out / TIMELINE), timeline.image(f"emotion over time: {Path(source).name}")):
-        raise UserError(f"{out / TIMELINE}: could not write the timeline")
+        raise OSError(f"{TIMELINE} not written")

@@ -68,7 +68,7 @@ class CameraView:
         self.labels = pipeline.classifier.labels
         self.events: deque[dict] = deque(maxlen=RECENT_EVENTS)
         self.encodes = 0  # JPEGs made: stays 0 while nobody watches
-        self._frame = threading.Condition()
+        self._lock = threading.Condition()  # guards the frame, its JPEG and the events
         self._latest: tuple[int, np.ndarray, list[FaceMark]] | None = None  # (sequence, BGR frame, marks)
         self._encoded: tuple[int, bytes] | None = None
         self._sequence = 0
@@ -76,21 +76,24 @@ class CameraView:
 
     def observe(self, result: FrameResult) -> None:
         """The pipeline's observer (its thread): keeps the events, and the frame only while watched."""
-        self.events.extend({key: value for key, value in event.items() if key != "snapshot"} for event in result.events)
+        if result.events:
+            with self._lock:
+                self.events.extend({key: value for key, value in event.items() if key != "snapshot"}
+                                   for event in result.events)
         if time.monotonic() >= self._watched_until:
             return
         marks = marks_for(result, self.labels)
-        with self._frame:
+        with self._lock:
             self._sequence += 1
             self._latest = (self._sequence, result.frame.image, marks)
-            self._frame.notify_all()
+            self._lock.notify_all()
 
     def jpeg(self, after: int) -> tuple[int, bytes] | None:
         """The newest annotated frame later than sequence ``after`` as (sequence, JPEG), waiting up to
         ``WAIT_FRAME_S`` for one; None if none came. Each frame is encoded once, whoever asks."""
         self._watched_until = time.monotonic() + WATCH_GRACE_S
-        with self._frame:
-            if not self._frame.wait_for(lambda: self._latest is not None and self._latest[0] > after, WAIT_FRAME_S):
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._latest is not None and self._latest[0] > after, WAIT_FRAME_S):
                 return None
             sequence, image, marks = self._latest
             if self._encoded is not None and self._encoded[0] == sequence:
@@ -98,13 +101,16 @@ class CameraView:
         ok, data = cv2.imencode(".jpg", draw_marks(image.copy(), marks), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             return None
-        with self._frame:
+        with self._lock:
             self._encoded = (sequence, data.tobytes())
             self.encodes += 1
             return self._encoded
 
     def status(self) -> dict:
-        return {"stats": self.pipeline.last_stats, "events": list(self.events)[::-1]}
+        """The latest stats and the last events, newest first."""
+        with self._lock:
+            events = list(self.events)[::-1]
+        return {"stats": self.pipeline.last_stats, "events": events}
 
 
 class LiveView:

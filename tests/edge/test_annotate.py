@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.drawing import EMOTION_COLOURS, TOO_SMALL_COLOUR
+from edge.drawing import EMOTION_COLOURS, TOO_SMALL_COLOUR, FaceMark, draw_marks
 from edge.timeline import ABSENT, BAND_H, HEADER_H, LEFT, Timeline
 from edge.tools.annotate_demo import demo_clip
 from tests.support import LABELS, SAMPLES, box_drawn, edge_command, edge_config, run_edge
@@ -198,3 +198,20 @@ def test_timeline_leaves_the_time_a_face_was_away_blank():
     assert (row[LEFT + width // 4] == EMOTION_COLOURS["happy"][::-1]).all()
     assert (row[LEFT + 3 * width // 4] == ABSENT).all()
     assert timeline.summary()[0]["share"]["happy"] == 1.0 and timeline.summary()[0]["seen_s"] == 5.0
+
+
+def test_boxes_and_labels_scale_with_the_frame_so_they_stay_legible():
+    """The same mark on a 320x240 and a 1920x1080 frame: line and label grow with the frame height."""
+    sizes = {}
+    for width, height in ((320, 240), (1920, 1080)):
+        image = np.zeros((height, width, 3), dtype=np.uint8)
+        scale = height / 240
+        box = (100 * scale, 100 * scale, 60 * scale, 60 * scale)
+        draw_marks(image, [FaceMark(box, "#1 happy 0.93", EMOTION_COLOURS["happy"])])
+        coloured = np.all(image == EMOTION_COLOURS["happy"][::-1], axis=2)
+        left_edge = coloured[round(box[1] + box[3] / 2)]  # a row through the box's middle: its two sides
+        chip_rows = np.flatnonzero(coloured[:, round(box[0] + 2)])  # a column through the chip and the box side
+        sizes[height] = (int(left_edge[: round(box[0] + box[2] / 2)].sum()), int(round(box[1]) - chip_rows.min()))
+    (line_small, chip_small), (line_large, chip_large) = sizes[240], sizes[1080]
+    assert line_small >= 2 and line_large >= line_small + 2  # thickness 2 at 240 p (the least), 4 at 1080 p
+    assert chip_small >= 10 and chip_large >= 3 * chip_small  # the label's chip grows with the text
