@@ -87,7 +87,7 @@ class Recorder:
         self.out, self.labels, self.fps, self.codec = out, labels, fps, codec
         self.records = RecordWriter.open(out / CSV, "csv", csv_columns(labels))
         self.timeline = Timeline(labels, fps)
-        self.progress = Progress(total)
+        self.progress = Progress(total, "frames")
         self.video: cv2.VideoWriter | None = None
         self.size: tuple[int, int] | None = None
         self.frames = 0
@@ -110,7 +110,7 @@ class Recorder:
         self.too_small += len(result.too_small)
         self.timeline.frames = index + 1
         self.frames += 1
-        self.progress.update(self.frames)
+        self.progress.step()
 
     def _write_frame(self, image: np.ndarray) -> None:
         if self.video is None:

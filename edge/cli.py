@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
 from edge.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
+from edge.detector import DETECTORS
 from edge.errors import UserError, exit_on_user_error
 
 
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
+    run.add_argument("--format", choices=["jsonl", "csv"], help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
+    run.add_argument("--output", help="photos: write the records to this file (edge.batch.output; default: stdout)")
+    run.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
+    run.add_argument("--small-faces", action="store_true", default=None, help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
     run.add_argument("--preview", action="store_true", default=None,
                      help="serve the live view, http://127.0.0.1:8090/ by default (edge.preview.enabled)")
 
@@ -39,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)")
     annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
     annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
+    annotate.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model)")
+    annotate.add_argument("--small-faces", action="store_true", default=None, help="(edge.detector.small_faces)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--split", help="the split folder inside --data, e.g. test (edge.bench.split)")
     bench.add_argument("--repeats", type=int, help="classify calls timed per model (edge.bench.repeats; default: 300)")
     bench.add_argument("--json", help="also write every figure to this JSON file (edge.bench.json)")
-    bench.add_argument("--detector", choices=["short", "full"], help="(edge.detector.model)")
+    bench.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model)")
     bench.add_argument("--accelerator", choices=["cpu", "edgetpu"], help="(edge.accelerator) for the shipped model")
     bench.add_argument("--mqtt", action="store_true", default=None,
                        help="publish events to the configured broker (edge.bench.mqtt)")
@@ -89,9 +96,12 @@ def bench_overrides(args: argparse.Namespace) -> dict:
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
+        from edge.sources import is_image_source
+
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
+        uri = local_source(source)
         try:
-            settings.cameras = [CameraConfig(name=name, source=local_source(source))]
+            settings.cameras = [CameraConfig(name=name, source=uri, batch=is_image_source(uri))]
         except ValidationError as exc:
             raise ConfigError(describe(exc, "camera", "--camera/--source")) from None
     elif camera is not None:
@@ -114,12 +124,22 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.annotate import annotate
 
         overrides = {"annotate.out_dir": absolute(args.out), "annotate.min_face_px": args.min_face_px,
-                     "annotate.codec": args.codec, "annotate.fps": args.fps}
+                     "annotate.codec": args.codec, "annotate.fps": args.fps,
+                     "detector.model": args.detector, "detector.small_faces": args.small_faces}
         return annotate(edge_config.load(config_path, overrides), local_source(args.source))
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None,
+                 "batch.format": args.format, "batch.output": absolute(args.output),
+                 "detector.model": args.detector, "detector.small_faces": args.small_faces,
                  "preview.enabled": args.preview}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)
+    batch = [camera for camera in settings.cameras if camera.batch]
+    if batch:
+        if len(settings.cameras) > 1:
+            raise UserError(f"camera {batch[0].name}: a photo batch runs alone (pass --camera {batch[0].name})")
+        from edge.batch import run_batch
+
+        return run_batch(settings, batch[0])
     from edge.daemon import run
 
     return run(settings)

@@ -54,10 +54,12 @@ def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
 
 class CameraConfig(Strict):
     """One input. ``source`` is a URI: a camera index (``0``), ``/dev/videoN`` (or ``/dev/v4l/by-id/...``),
-    ``picamera2``, an ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images."""
+    ``picamera2``, an ``rtsp://``/``http(s)://`` stream, a video file, or a folder of images. ``batch``
+    (set by ``edge run --source`` for images) treats a folder or image as independent photos."""
 
     name: TopicName
     source: SourceUri
+    batch: bool = False  # an image folder or file judged photo by photo into records (edge.batch), not as video
 
     _resolve = field_validator("source")(resolve_source)
 
@@ -75,10 +77,14 @@ def is_local_path(source: str) -> bool:
 
 
 class DetectorConfig(Strict):
-    """BlazeFace: ``short`` range suits faces filling much of the frame (kiosk), ``full`` a room camera."""
+    """Face detection (edge/detector.py; measured in docs/detector.md). ``multiscale`` finds faces from
+    ~48 px in a 640x480 frame up to one filling it, whole-head or tightly framed; ``small_faces`` adds a
+    pass for faces down to ~32 px at several times the cost; ``full`` / ``short`` run one BlazeFace model;
+    ``skip`` takes the whole image as the face (a folder of face crops)."""
 
-    model: Literal["short", "full"] = "full"
-    score_threshold: float = Field(0.5, gt=0, lt=1)
+    model: Literal["multiscale", "full", "short", "skip"] = "multiscale"
+    small_faces: bool = False
+    score_threshold: Optional[float] = Field(None, gt=0, lt=1)  # None: each pass's measured threshold
     nms_iou: float = Field(0.3, gt=0, lt=1)
     min_face_px: int = Field(20, ge=1)
 
@@ -146,6 +152,16 @@ class MqttConfig(Strict):
         if self.password_file is not None and self.password_env is not None:
             raise ValueError("give the password once: password_file or password_env, not both")
         return self
+
+
+class BatchConfig(Strict):
+    """Photos judged one by one (``edge run --source PHOTOS``): one record per face per image, as JSON lines
+    or CSV, to ``output`` (stdout when not given)."""
+
+    format: Literal["jsonl", "csv"] = "jsonl"
+    output: Optional[Path] = None
+
+    _resolve = field_validator("output")(resolve_path)
 
 
 class EventsConfig(Strict):
@@ -288,6 +304,7 @@ class EdgeConfig(Strict):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -16,8 +16,10 @@ Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -117,13 +119,12 @@ class Letterbox:
         return pixels / self.scale
 
 
-class FaceDetector:
-    def __init__(self, model: str = "full", score_threshold: float = 0.5, nms_iou: float = 0.3,
-                 min_face_px: int = 20, threads: int = 1):
+class BlazeFace:
+    """One BlazeFace model: the raw face candidates of a frame, or of one region of it, in frame pixels."""
+
+    def __init__(self, model: str, min_score: float, threads: int):
         self.spec = SPECS[model]
-        self.score_threshold = score_threshold
-        self.nms_iou = nms_iou
-        self.min_face_px = min_face_px
+        self.logit_threshold = _logit(min_score)
         self.interpreter = load_interpreter(MODELS_DIR / self.spec.file, threads)
         self.anchors = generate_anchors(self.spec)
         self._input = self.interpreter.get_input_details()[0]["index"]
@@ -132,20 +133,19 @@ class FaceDetector:
         self._letterbox: Letterbox | None = None
         self._letterbox_shape: tuple[int, ...] = ()
 
-    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall."""
+    def candidates(self, frame_bgr: np.ndarray, origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 4) boxes (x1, y1, x2, y2) in pixels of the frame ``frame_bgr`` was cut from at ``origin``
+        (a tile), and their N scores; before NMS, so that several passes can be merged in one."""
         letterbox = self._letterbox_for(frame_bgr.shape)
         model_input = cv2.cvtColor(letterbox.apply(frame_bgr), cv2.COLOR_BGR2RGB)
         model_input = model_input.astype(np.float32)[None] * (2 / 255) - 1
         self.interpreter.set_tensor(self._input, model_input)
         self.interpreter.invoke()
         logits = self.interpreter.get_tensor(self._scores)[0, :, 0]
-        candidates = np.flatnonzero(logits > _logit(self.score_threshold))
-        if candidates.size == 0:
-            return []
-        boxes = self._decode(self.interpreter.get_tensor(self._regressors)[0, candidates, :4], candidates)
-        scores = 1 / (1 + np.exp(-logits[candidates]))
-        return self._to_detections(weighted_nms(boxes, scores, self.nms_iou), letterbox, frame_bgr.shape)
+        chosen = np.flatnonzero(logits > self.logit_threshold)
+        boxes = self._decode(self.interpreter.get_tensor(self._regressors)[0, chosen, :4], chosen)
+        boxes = letterbox.to_source(boxes) + np.array([*origin, *origin], dtype=np.float32)
+        return boxes, 1 / (1 + np.exp(-logits[chosen]))
 
     def _letterbox_for(self, shape: tuple[int, ...]) -> Letterbox:
         """Cached per frame size: a camera's resolution does not change between frames."""
@@ -160,11 +160,121 @@ class FaceDetector:
         half = raw[:, 2:4] / self.spec.input_size / 2
         return np.concatenate([centres - half, centres + half], axis=1)
 
-    def _to_detections(self, kept, letterbox: Letterbox, shape) -> list[Detection]:
+
+Region = tuple[int, int, int, int]  # x, y, w, h of the part of the frame one model run sees
+
+
+@functools.lru_cache(maxsize=8)
+def whole(height: int, width: int) -> tuple[Region, ...]:
+    return ((0, 0, width, height),)
+
+
+@functools.lru_cache(maxsize=8)
+def squares(height: int, width: int) -> tuple[Region, ...]:
+    """Squares as large as the frame's short side, covering it: two for 640x480. The model's input is square,
+    so a 4:3 frame letterboxed into it wastes a quarter of it and shows every face at 0.75 of the scale a
+    square shows it; in two squares a 48 px face is as big to the model as a 64 px one in the whole frame."""
+    return covering(height, width, min(height, width))
+
+
+@functools.lru_cache(maxsize=8)
+def tiles(height: int, width: int) -> tuple[Region, ...]:
+    """Squares half the short side (240 px in 640x480: 2.7 times the whole frame's scale), twelve for 4:3."""
+    return covering(height, width, min(height, width) // 2)
+
+
+def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
+    """``side`` px squares covering the frame, as few as overlap by at least a quarter of a side (so a face
+    on a seam is whole in one of them), spread evenly."""
+
+    def starts(length: int) -> list[int]:
+        count = int(np.ceil((length - side) / max(int(side * 0.75), 1))) + 1
+        return [0] if count == 1 else [i * (length - side) // (count - 1) for i in range(count)]
+
+    return tuple((x, y, side, side) for y in starts(height) for x in starts(width))
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One model run over each region of a frame (``turn`` None), or over every other one, alternating
+    with ``turn``'s parity (a stream: see ``FaceDetector.detect``)."""
+
+    model: BlazeFace
+    regions: Callable[[int, int], tuple[Region, ...]]
+
+    def candidates(self, frame_bgr: np.ndarray, turn: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        regions = self.regions(*frame_bgr.shape[:2])
+        if turn is not None and len(regions) > 1:
+            regions = regions[turn % 2 :: 2]
+        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y)) for x, y, w, h in regions]
+
+
+# Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
+# checkerboards up to ~0.7, ``full`` under ~0.55 on whole frames but up to ~0.7 on random texture when it
+# looks at small tiles of it.
+MIN_SCORE = {"full": 0.5, "short": 0.75, "tiles": 0.7}
+DETECTORS = ("multiscale", "full", "short", "skip")
+
+
+class FaceDetector:
+    """The detection stage the daemon configures (``edge.detector``).
+
+    * ``multiscale`` (default): ``full`` on squares of the frame (two for 4:3) and ``short`` on the whole
+      frame, their candidates merged by one weighted NMS. Neither model alone covers the faces a camera or
+      a photo collection shows: ``full`` finds small and whole-head faces but drops faces that fill the
+      frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those but
+      nothing under ~90 px in 640x480 (docs/detector.md).
+    * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480; several
+      times the cost, hence a switch.
+    * ``full`` / ``short``: one model on the whole frame (for measurements and for a slow device).
+    * ``skip``: no detection, the whole image is the face (a folder of face crops; DeepFace's "skip").
+
+    ``score_threshold`` None uses each model's measured threshold (``MIN_SCORE``); a number overrides both.
+    """
+
+    def __init__(self, model: str = "multiscale", score_threshold: float | None = None, nms_iou: float = 0.3,
+                 min_face_px: int = 20, threads: int = 1, small_faces: bool = False):
+        if model not in DETECTORS:
+            raise ValueError(f"detector {model!r}: not one of {', '.join(DETECTORS)}")
+        self.model = model
+        self.nms_iou = nms_iou
+        self.min_face_px = min_face_px
+        plan = {"multiscale": [("full", squares, MIN_SCORE["full"]), ("short", whole, MIN_SCORE["short"])],
+                "full": [("full", whole, MIN_SCORE["full"])], "short": [("short", whole, MIN_SCORE["short"])],
+                "skip": []}[model]
+        if small_faces and model != "skip":
+            plan.append(("full", tiles, MIN_SCORE["tiles"]))
+        self.passes = [Pass(BlazeFace(name, score_threshold or min_score, threads), regions)
+                       for name, regions, min_score in plan]
+        self._turn = 0  # frames of a stream so far: which half of the regions the next one gets
+
+    def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
+        """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
+
+        ``stream``: the frame is one of a video's, whose faces the tracker follows across frames. A pass
+        over several regions then looks at every other one, the other half on the next frame: the two
+        squares of ``multiscale`` cost two ``full`` runs, which would take a 640x480 pipeline from ~150
+        to under 100 fps on one thread (docs/detector.md). Their overlap (the middle half of a 4:3 frame)
+        and the whole-frame ``short`` pass are still seen on every frame, the edges on every second one,
+        which the tracker bridges (``tracking.max_missed_frames``). A photo is always searched whole."""
+        height, width = frame_bgr.shape[:2]
+        if self.model == "skip":
+            return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
+        turn = None
+        if stream:
+            turn = self._turn = self._turn + 1
+        found = [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr, turn)]
+        boxes = np.concatenate([boxes for boxes, _ in found])
+        if len(boxes) == 0:
+            return []
+        scores = np.concatenate([scores for _, scores in found])
+        return self._to_detections(weighted_nms(boxes, scores, self.nms_iou), frame_bgr.shape)
+
+    def _to_detections(self, kept, shape) -> list[Detection]:
         height, width = shape[:2]
         detections = []
         for box, score in kept:
-            x1, y1, x2, y2 = np.clip(letterbox.to_source(box), 0, [width, height, width, height])
+            x1, y1, x2, y2 = np.clip(box, 0, [width, height, width, height])
             if y2 - y1 >= self.min_face_px and x2 > x1:
                 detections.append(Detection((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), score))
         return detections

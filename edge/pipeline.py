@@ -90,6 +90,23 @@ def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
     return labels[max(votes, key=votes.get)] if votes else None
 
 
+def face_crops(image_bgr, detections: list[Detection], margin: float) -> list[tuple[tuple, np.ndarray]]:
+    """(box, gray square crop) of each detected face; a box too thin to crop is left out."""
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    crops = [(d.box, square_crop(gray, d.box, margin)) for d in detections]
+    return [(box, crop) for box, crop in crops if crop is not None]
+
+
+def build_detector(config: EdgeConfig) -> FaceDetector:
+    settings = config.detector
+    return FaceDetector(settings.model, settings.score_threshold, settings.nms_iou, settings.min_face_px,
+                        config.threads, settings.small_faces)
+
+
+def build_classifier(config: EdgeConfig) -> EmotionClassifier:
+    return EmotionClassifier(config.model, config.threads, config.accelerator, config.edgetpu_fallback_to_cpu)
+
+
 class CameraPipeline:
     def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None,
                  min_readable_px: int = 0):
@@ -99,12 +116,8 @@ class CameraPipeline:
         self.camera = camera
         self.publisher = publisher
         self.metrics = metrics or Metrics()
-        self.detector = FaceDetector(
-            config.detector.model, config.detector.score_threshold, config.detector.nms_iou,
-            config.detector.min_face_px, config.threads,
-        )
-        self.classifier = EmotionClassifier(config.model, config.threads, config.accelerator,
-                                            config.edgetpu_fallback_to_cpu)
+        self.detector = build_detector(config)
+        self.classifier = build_classifier(config)
         tracking = config.tracking
         self.tracker = Tracker(tracking.iou_threshold, tracking.max_missed_frames, tracking.ema_alpha,
                                tracking.hysteresis)
@@ -156,14 +169,12 @@ class CameraPipeline:
     def process(self, frame: Frame) -> None:
         timings = {"decode": frame.decode_s}
         started = time.perf_counter()
-        detections = self.detector.detect(frame.image)
+        detections = self.detector.detect(frame.image, stream=True)
         timings["detect"] = _lap(started)
 
         started = time.perf_counter()
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
         readable, too_small = split_readable(detections, self.min_readable_px)
-        crops = [square_crop(gray, d.box, self.config.crop_margin) for d in readable]
-        faces = [(d.box, crop) for d, crop in zip(readable, crops) if crop is not None]
+        faces = face_crops(frame.image, readable, self.config.crop_margin)
         probabilities = self.classifier.classify([crop for _, crop in faces])
         timings["classify"] = _lap(started)
 

@@ -1,70 +1,66 @@
-"""A one-line progress bar for long batch runs (``edge annotate``), with frames per second and time left.
+"""A one-line progress bar on the terminal, and nothing at all anywhere else.
 
-Only on a terminal: under systemd (stderr is the journal) or when piped into a file or another program, a
-bar redrawn ten times a second would be thousands of lines of noise, so it says nothing there (the run's
-own log lines still say what happened). tqdm is not an edge dependency, and this is all it would do here.
+tqdm is not an edge dependency, and a bar is only for a person watching: under systemd, in a pipe or in a
+log file its carriage returns are noise, so it draws only when its stream is a terminal (and the caller
+can switch it off, e.g. when the results themselves are being printed on that same terminal).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import TextIO
 
-REDRAW_S = 0.2
-BAR_WIDTH = 24
-
-
-def is_interactive(stream: TextIO) -> bool:
-    """A terminal a person looks at: not a pipe or file, not systemd's journal, not a dumb terminal."""
-    return (stream.isatty() and not os.environ.get("JOURNAL_STREAM") and os.environ.get("TERM") != "dumb")
+WIDTH = 30
+REDRAW_S = 0.1  # at most ten redraws a second: drawing must not slow a fast batch down
 
 
 def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 class Progress:
-    """``update(done)`` after each item; ``close()`` ends the line. ``total`` None or 0: no bar, no time
-    left (a video whose length its container does not say)."""
+    """``total`` None: a count and a rate without bar or time left (a video whose container does not say
+    how many frames it holds)."""
 
-    def __init__(self, total: int | None, unit: str = "frames", stream: TextIO | None = None):
+    def __init__(self, total: int | None, label: str, stream: TextIO | None = None, enabled: bool = True):
+        self.total = max(total, 1) if total is not None else None
+        self.label = label
         self.stream = stream or sys.stderr
-        self.enabled = is_interactive(self.stream)
-        self.total = total or None
-        self.unit = unit
-        self.started = time.monotonic()
+        self.enabled = enabled and self.stream.isatty()
+        self.done = 0
+        self._started = time.monotonic()
         self._drawn_at = 0.0
-        self._done = 0
 
-    def update(self, done: int) -> None:
-        self._done = done
+    def step(self) -> None:
+        self.done += 1
         now = time.monotonic()
-        if self.enabled and now - self._drawn_at >= REDRAW_S:
-            self._drawn_at = now
+        if self.enabled and (now - self._drawn_at >= REDRAW_S or self.done == self.total):
             self._draw(now)
 
+    def _draw(self, now: float) -> None:
+        rate = self.done / max(now - self._started, 1e-9)
+        if self.total is None:
+            self.stream.write(f"\r{self.label} {self.done} {rate:.1f}/s")
+        else:
+            filled = WIDTH * min(self.done, self.total) // self.total
+            left = max(self.total - self.done, 0) / rate if rate > 0 else 0.0
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
+                              f"{self.done}/{self.total} {clock(left)} left {rate:.1f}/s")
+        self.stream.flush()
+        self._drawn_at = now
+
     def close(self) -> None:
-        if self.enabled:
-            self._draw(time.monotonic())
+        """Ends the bar's line so the next log line starts clean."""
+        if self.enabled and self._drawn_at:
             self.stream.write("\n")
             self.stream.flush()
 
-    def line(self, now: float) -> str:
-        elapsed = max(now - self.started, 1e-9)
-        rate = self._done / elapsed
-        text = f"{self._done} {self.unit}  {rate:.1f} fps  {clock(elapsed)}"
-        if self.total is None:
-            return text
-        share = min(self._done / self.total, 1.0)
-        filled = round(share * BAR_WIDTH)
-        left = (self.total - self._done) / rate if rate > 0 else 0.0
-        return (f"{100 * share:3.0f}% [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self._done}/{self.total} "
-                f"{self.unit}  {rate:.1f} fps  {clock(max(left, 0))} left")
+    def __enter__(self) -> "Progress":
+        return self
 
-    def _draw(self, now: float) -> None:
-        self.stream.write("\r" + self.line(now) + "\x1b[K")
-        self.stream.flush()
+    def __exit__(self, *exc_info) -> None:
+        self.close()

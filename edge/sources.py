@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from edge.config import STREAM_SCHEMES, is_v4l2_device
+from edge.config import STREAM_SCHEMES, is_local_path, is_v4l2_device
 from edge.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
@@ -127,12 +127,36 @@ class ImageFolderSource(Source):
             if stop.is_set():
                 return
             started = time.perf_counter()
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                image = read_image(path)
+            except UnreadableImage as exc:
                 self.skipped += 1
-                log.warning("%s: unreadable image, skipped (%d so far)", path, self.skipped)
+                log.warning("%s, skipped (%d so far)", exc, self.skipped)
                 continue
             yield Frame(index, image, time.perf_counter() - started)
+
+
+class UnreadableImage(UserError):
+    """One image file that cannot be read or decoded: a batch records it and goes on with the next."""
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image as BGR; an unreadable file raises ``UnreadableImage`` saying why (no permission, not an
+    image, a broken file), which ``cv2.imread`` alone would hide behind a None."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise UnreadableImage(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise UnreadableImage(f"{path}: not an image OpenCV can decode (empty, broken or another format)")
+    return image
+
+
+def is_image_source(uri: str) -> bool:
+    """An image folder or a single image file: a batch of independent photos, not a video."""
+    path = Path(uri)
+    return is_local_path(uri) and (path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES))
 
 
 class VideoFileSource(Source):

@@ -1,14 +1,24 @@
-"""Measure BlazeFace short vs full range: face recall at several face sizes in 640x480 frames, and ms/frame.
+"""Measure the face detectors on the shipped portraits: coverage by face height, false detections, ms/frame.
 
-Real faces come from a folder dataset of face crops (e.g. FER2013's 48x48 test split): each crop is
-upscaled to a face height, pasted at a random place on a textured 640x480 background, and counts as found
-when a detection's centre falls inside the pasted crop and covers at least a quarter of it (IoU >= 0.25;
-a FER crop is a tight face, the detector's box somewhat smaller). Timing is ``FaceDetector.detect`` on
-those frames with one thread: letterbox, invoke, decode, NMS.
+Faces: the bundled public-domain NASA portrait (``edge/samples/astronaut_2.jpg``, see its README) framed two
+ways, because cameras and photo collections show both and BlazeFace's two models each see only one well:
 
-    python -m edge.tools.measure_detector /path/to/fer2013-4class/test [--per-class 100] [--markdown out.md]
+* ``whole-head``: the portrait with its hair, shoulders and background, scaled so the face is H px tall;
+* ``tight``: the face cut out so that it fills 60, 75 or 90 % of the picture's height (an ID photo, a
+  profile picture, a dataset's face crop), that picture scaled so the face is H px tall.
 
-The images are only read, never copied; nothing of them ends up in the output.
+Each is placed in a 640x480 frame on a smooth random texture at a random position (cut by the frame's edge
+when it is larger), rotated in-plane by -20, -10, 0, 10 or 20 degrees, under three lighting levels (dark,
+as shot, bright and flat), mirrored or not: every combination once per 30 frames. ``full`` means a face as
+tall as the frame. A face counts as found when a detection's centre lies in its box and they overlap with
+IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, and crops of the
+portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
+per frame, one thread, median over all face frames.
+
+    python -m edge.tools.measure_detector [--frames 30] [--face-free 336] [--markdown docs/detector-table.md]
+
+Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
+except the optional table.
 """
 
 from __future__ import annotations
@@ -17,46 +27,160 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.bench.stream import FRAME_H, FRAME_W, background
-from edge.detector import SPECS, FaceDetector
-from edge.sources import IMAGE_SUFFIXES
+from edge.config import BUNDLED_SAMPLE
+from edge.detector import FaceDetector
+from edge.errors import UserError
 from edge.tracker import iou_xywh
 
-FACE_HEIGHTS = (64, 96, 128, 160, 240, 320, 480)
+PORTRAIT = BUNDLED_SAMPLE / "astronaut_2.jpg"
+PORTRAIT_AREA = (78, 0, 482, 480)  # x, y, w, h of the portrait in that frame (the rest is a gray border)
+PORTRAIT_FACE = (244, 68, 92, 92)  # the face in it: both BlazeFace models' box (tests/edge/test_measure_detector.py)
+FACE_HEIGHTS = (24, 32, 48, 64, 96, 128, 192, 256, 400, FRAME_H)
+ANGLES = (-20, -10, 0, 10, 20)
+LIGHTING = {"dark": (0.35, 0), "as shot": (1.0, 0), "bright": (0.6, 110)}  # gain, offset
+TIGHTNESS = (0.6, 0.75, 0.9)  # face height / picture height of a tight framing
+FRAMINGS = ("whole-head", "tight")
+DETECTORS = {"full": ("full", False), "short": ("short", False), "multiscale": ("multiscale", False),
+             "multiscale + small_faces": ("multiscale", True)}
+MIN_IOU = 0.3
 
 
-def pick_faces(root: Path, per_class: int, seed: int = 0) -> list[Path]:
-    """``per_class`` files from each class folder, a fixed random pick so runs are comparable."""
+@dataclass(frozen=True)
+class Picture:
+    """An image and its face box (x, y, w, h)."""
+
+    image: np.ndarray
+    face: tuple[int, int, int, int]
+
+
+def read_portrait() -> np.ndarray:
+    image = cv2.imread(str(PORTRAIT))
+    if image is None:
+        raise UserError(f"{PORTRAIT}: bundled sample image missing or unreadable")
+    x, y, w, h = PORTRAIT_AREA
+    return image[y : y + h, x : x + w]
+
+
+def framed(portrait: np.ndarray, framing: str, index: int) -> Picture:
+    """The portrait as a whole-head picture, or cut tight around the face at one of ``TIGHTNESS``."""
+    fx, fy, fw, fh = PORTRAIT_FACE[0] - PORTRAIT_AREA[0], PORTRAIT_FACE[1] - PORTRAIT_AREA[1], *PORTRAIT_FACE[2:]
+    if framing == "whole-head":
+        return Picture(portrait, (fx, fy, fw, fh))
+    side = round(fh / TIGHTNESS[index % len(TIGHTNESS)])
+    x0, y0 = fx + fw // 2 - side // 2, fy + fh // 2 - side // 2
+    padded = cv2.copyMakeBorder(portrait, side, side, side, side, cv2.BORDER_REFLECT)
+    crop = padded[y0 + side : y0 + 2 * side, x0 + side : x0 + 2 * side]
+    return Picture(crop, (fx - x0, fy - y0, fw, fh))
+
+
+def relit(image: np.ndarray, lighting: str) -> np.ndarray:
+    gain, offset = LIGHTING[lighting]
+    return cv2.convertScaleAbs(image, alpha=gain, beta=offset)
+
+
+def place(picture: Picture, height: int, angle: float, centre: tuple[float, float], backdrop: np.ndarray):
+    """``backdrop`` with the picture scaled to a face ``height`` px tall, rotated about the face centre, the
+    face centred at ``centre``; returns the frame and the face box in it."""
+    scale = height / picture.face[3]
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    image = cv2.resize(picture.image, None, fx=scale, fy=scale, interpolation=interpolation)
+    fx, fy, fw, fh = (v * scale for v in picture.face)
+    matrix = cv2.getRotationMatrix2D((fx + fw / 2, fy + fh / 2), angle, 1.0)
+    matrix[:, 2] += np.array(centre) - (fx + fw / 2, fy + fh / 2)
+    frame = cv2.warpAffine(image, matrix, (FRAME_W, FRAME_H), dst=backdrop.copy(), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_TRANSPARENT)
+    return frame, (centre[0] - fw / 2, centre[1] - fh / 2, fw, fh)
+
+
+def face_frames(framing: str, height: int, count: int, seed: int = 0):
+    """``count`` frames of one framing and face height, every angle x lighting x mirror combination in turn."""
+    rng = np.random.default_rng([seed, height, FRAMINGS.index(framing)])
+    portrait = read_portrait()
+    for index in range(count):
+        picture = framed(portrait, framing, index)
+        lighting = list(LIGHTING)[index // len(ANGLES) % len(LIGHTING)]
+        image = relit(picture.image, lighting)
+        if index // (len(ANGLES) * len(LIGHTING)) % 2:
+            image = image[:, ::-1].copy()
+            picture = Picture(image, (image.shape[1] - picture.face[0] - picture.face[2], *picture.face[1:]))
+        else:
+            picture = Picture(image, picture.face)
+        half_w, half_h = min(height, FRAME_W) / 2, min(height, FRAME_H) / 2
+        centre = (rng.uniform(half_w, FRAME_W - half_w), rng.uniform(half_h, FRAME_H - half_h))
+        yield place(picture, height, ANGLES[index % len(ANGLES)], centre, background(rng))
+
+
+def face_free_frames(count: int, seed: int = 0):
+    """Frames without a face: textures, patterns, poster-like text and the portrait's face-free parts."""
     rng = np.random.default_rng(seed)
-    picked = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        picked += [files[i] for i in sorted(rng.choice(len(files), min(per_class, len(files)), replace=False))]
-    return picked
+    portrait = read_portrait()
+    makers = (background, stripes, checkerboard, blobs, poster, lambda r: portrait_part(portrait, r))
+    for index in range(count):
+        yield makers[index % len(makers)](rng)
 
 
-def read_faces(paths: list[Path]) -> list[np.ndarray]:
-    """The picked crops in gray; an unreadable file is skipped and counted on stderr, not a traceback."""
-    faces = [cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) for path in paths]
-    unreadable = [str(path) for path, face in zip(paths, faces) if face is None]
-    if unreadable:
-        print(f"measure_detector: skipped {len(unreadable)} unreadable image(s), e.g. {unreadable[0]}", file=sys.stderr)
-    return [face for face in faces if face is not None]
+def stripes(rng: np.random.Generator) -> np.ndarray:
+    period = rng.uniform(8, 80)
+    angle = rng.uniform(0, np.pi)
+    ys, xs = np.mgrid[0:FRAME_H, 0:FRAME_W]
+    wave = 127.5 + 127.5 * np.sin((xs * np.cos(angle) + ys * np.sin(angle)) * 2 * np.pi / period)
+    colour = rng.uniform(0.3, 1.0, 3)
+    return (wave[..., None] * colour).astype(np.uint8)
 
 
-def compose(face_gray: np.ndarray, height: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
-    """A frame with the face at ``height`` px tall at a random position, and the face's box."""
-    face = cv2.resize(face_gray, (height, height), interpolation=cv2.INTER_CUBIC)
+def checkerboard(rng: np.random.Generator) -> np.ndarray:
+    cell = int(rng.integers(6, 90))
+    ys, xs = np.mgrid[0:FRAME_H, 0:FRAME_W]
+    board = ((xs // cell + ys // cell) % 2).astype(np.uint8)
+    light, dark = rng.integers(0, 256, (2, 3))
+    return np.where(board[..., None] == 1, light, dark).astype(np.uint8)
+
+
+def blobs(rng: np.random.Generator) -> np.ndarray:
+    """Ellipses and circles of skin-like and other colours: the shapes most likely to fool a face detector."""
     frame = background(rng)
-    x = int(rng.integers(0, FRAME_W - height + 1))
-    y = int(rng.integers(0, FRAME_H - height + 1))
-    frame[y : y + height, x : x + height] = face[..., None]
-    return frame, (x, y, height, height)
+    for _ in range(int(rng.integers(3, 12))):
+        centre = (int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H)))
+        axes = (int(rng.integers(10, 150)), int(rng.integers(10, 150)))
+        colour = [int(c) for c in rng.integers(40, 256, 3)]
+        cv2.ellipse(frame, centre, axes, float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
+    return frame
+
+
+def poster(rng: np.random.Generator) -> np.ndarray:
+    """A poster: a flat colour with lines of text and a few rectangles."""
+    frame = np.full((FRAME_H, FRAME_W, 3), rng.integers(0, 256, 3), np.uint8)
+    for _ in range(int(rng.integers(2, 6))):
+        x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
+        cv2.rectangle(frame, (x, y), (x + int(rng.integers(20, 300)), y + int(rng.integers(20, 200))),
+                      [int(c) for c in rng.integers(0, 256, 3)], -1)
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "))
+    for line in range(int(rng.integers(2, 9))):
+        text = "".join(rng.choice(letters, int(rng.integers(4, 20))))
+        cv2.putText(frame, text, (int(rng.integers(0, 200)), 40 + line * 55), cv2.FONT_HERSHEY_SIMPLEX,
+                    float(rng.uniform(0.6, 2.2)), [int(c) for c in rng.integers(0, 256, 3)], int(rng.integers(1, 5)))
+    return frame
+
+
+def portrait_part(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A part of the portrait that holds none of the face (suit, flag, background), scaled to the frame."""
+    fx, fy, fw, fh = PORTRAIT_FACE[0] - PORTRAIT_AREA[0], PORTRAIT_FACE[1] - PORTRAIT_AREA[1], *PORTRAIT_FACE[2:]
+    height, width = portrait.shape[:2]
+    regions = [(0, fy + fh + fh // 2, width, height), (0, 0, max(fx - fw // 2, 1), height),
+               (min(fx + fw + fw // 2, width - 1), 0, width, height)]
+    x1, y1, x2, y2 = regions[int(rng.integers(0, len(regions)))]
+    part_w = int(rng.integers(max((x2 - x1) // 3, 1), x2 - x1 + 1))
+    part_h = int(rng.integers(max((y2 - y1) // 3, 1), y2 - y1 + 1))
+    x = int(rng.integers(x1, x2 - part_w + 1))
+    y = int(rng.integers(y1, y2 - part_h + 1))
+    return cv2.resize(portrait[y : y + part_h, x : x + part_w], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
 
 
 def found(detections, truth: tuple) -> bool:
@@ -64,42 +188,49 @@ def found(detections, truth: tuple) -> bool:
     for detection in detections:
         dx, dy, dw, dh = detection.box
         centre_x, centre_y = dx + dw / 2, dy + dh / 2
-        if x <= centre_x <= x + w and y <= centre_y <= y + h and iou_xywh(detection.box, truth) >= 0.25:
+        if x <= centre_x <= x + w and y <= centre_y <= y + h and iou_xywh(detection.box, truth) >= MIN_IOU:
             return True
     return False
 
 
-def measure(model: str, faces: list[np.ndarray]) -> dict:
-    detector = FaceDetector(model, threads=1, min_face_px=1)
-    rng = np.random.default_rng(1)
-    recall, timings = {}, []
-    for height in FACE_HEIGHTS:
-        hits = 0
-        for face in faces:
-            frame, truth = compose(face, height, rng)
-            started = time.perf_counter()
-            detections = detector.detect(frame)
-            timings.append(time.perf_counter() - started)
-            hits += found(detections, truth)
-        recall[height] = hits / len(faces)
-    return {"recall": recall, "ms_median": 1000 * statistics.median(timings),
-            "ms_p90": 1000 * statistics.quantiles(timings, n=10)[-1]}
+def measure(detector: FaceDetector, frames_per_height: int, face_free: int) -> dict:
+    """Coverage per framing and face height, false detections per face-free frame, ms per frame."""
+    coverage, timings = {}, []
+    for framing in FRAMINGS:
+        for height in FACE_HEIGHTS:
+            hits = 0
+            for frame, truth in face_frames(framing, height, frames_per_height):
+                started = time.perf_counter()
+                detections = detector.detect(frame)
+                timings.append(time.perf_counter() - started)
+                hits += found(detections, truth)
+            coverage[framing, height] = hits / frames_per_height
+    false = sum(len(detector.detect(frame)) for frame in face_free_frames(face_free))
+    return {"coverage": coverage, "false_per_frame": false / max(face_free, 1), "false": false,
+            "ms_median": 1000 * statistics.median(timings)}
 
 
-def markdown(results: dict, count: int, source: Path) -> str:
-    heights = " | ".join(f"{h} px" for h in FACE_HEIGHTS)
-    lines = [
-        f"| model | input | {heights} | ms/frame (median) | ms/frame (p90) |",
-        "|---|---|" + "---|" * len(FACE_HEIGHTS) + "---|---|",
-    ]
-    for model, result in results.items():
-        size = SPECS[model].input_size
-        recall = " | ".join(f"{100 * result['recall'][h]:.1f} %" for h in FACE_HEIGHTS)
-        lines.append(f"| {model} | {size}x{size} | {recall} | {result['ms_median']:.2f} | {result['ms_p90']:.2f} |")
-    lines.append("")
-    lines.append(f"Recall over {count} real faces ({source.name} split, equal per class) per face height, "
-                 f"in {FRAME_W}x{FRAME_H} frames; one thread.")
+def markdown(results: dict, frames_per_height: int, face_free: int) -> str:
+    heights = " | ".join("full" if h == FRAME_H else f"{h} px" for h in FACE_HEIGHTS)
+    lines = [f"| detector | framing | {heights} | false / face-free frame | ms/frame (median) |",
+             "|---|---|" + "---|" * len(FACE_HEIGHTS) + "---|---|"]
+    for name, result in results.items():
+        for framing in FRAMINGS:
+            cells = " | ".join(f"{100 * result['coverage'][framing, h]:.0f} %" for h in FACE_HEIGHTS)
+            lines.append(f"| {name} | {framing} | {cells} | {result['false_per_frame']:.3f} ({result['false']}) "
+                         f"| {result['ms_median']:.1f} |")
+    lines += ["", f"Coverage over {frames_per_height} frames per framing and face height (face height in a "
+              f"{FRAME_W}x{FRAME_H} frame; full: as tall as the frame), false detections over {face_free} "
+              "face-free frames; one thread."]
     return "\n".join(lines)
+
+
+def detector_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in DETECTORS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text}: give one or more of {', '.join(DETECTORS)}, comma-separated")
+    return names
 
 
 def positive(text: str) -> int:
@@ -110,22 +241,25 @@ def positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="measure_detector", description=__doc__.split("\n")[0])
-    parser.add_argument("faces", type=Path, help="folder with one subfolder of face crops per class")
-    parser.add_argument("--per-class", type=positive, default=100)
+    parser.add_argument("--detectors", type=detector_names, default=list(DETECTORS),
+                        help=f"comma-separated, of: {', '.join(DETECTORS)} (default: all)")
+    parser.add_argument("--frames", type=positive, default=30, help="frames per framing and face height (default: 30)")
+    parser.add_argument("--face-free", type=positive, default=336, help="face-free frames (default: 336)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
-    if not args.faces.is_dir():
-        print(f"measure_detector: error: {args.faces}: not a folder", file=sys.stderr)
-        return 2
-    faces = read_faces(pick_faces(args.faces, args.per_class))
-    if not faces:
-        print(f"measure_detector: error: {args.faces}: no face images in its class subfolders (give a split "
-              "folder, e.g. fer2013-4class/test)", file=sys.stderr)
-        return 2
-    table = markdown({model: measure(model, faces) for model in SPECS}, len(faces), args.faces)
+    results = {}
+    for name in args.detectors:
+        model, small_faces = DETECTORS[name]
+        detector = FaceDetector(model, min_face_px=1, threads=1, small_faces=small_faces)
+        results[name] = measure(detector, args.frames, args.face_free)
+    table = markdown(results, args.frames, args.face_free)
     print(table)
     if args.markdown:
-        args.markdown.write_text(table + "\n")
+        try:
+            args.markdown.write_text(table + "\n")
+        except OSError as exc:
+            print(f"measure_detector: error: {args.markdown}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+            return 2
     return 0
 
 

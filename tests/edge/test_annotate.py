@@ -146,7 +146,7 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path, clip, shipped
     config = edge_config(tmp_path, shipped_model, clip)
     args = ["annotate", str(clip), "--config", str(config), "--out", str(tmp_path / "out")]
     piped = run_edge(*args)
-    assert piped.returncode == 0 and "\r" not in piped.stderr and " left" not in piped.stderr
+    assert piped.returncode == 0 and "\r" not in piped.stderr and " left " not in piped.stderr
     primary, secondary = pty.openpty()
     process = subprocess.Popen(edge_command(*args), stdin=secondary, stdout=secondary, stderr=secondary,
                                env={**os.environ, "TERM": "xterm"}, close_fds=True)
@@ -159,7 +159,7 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path, clip, shipped
         pass
     assert process.wait(60) == 0, output
     text = output.decode(errors="replace")
-    assert f"100% [{'#' * 24}] {FRAMES}/{FRAMES} frames" in text and " fps " in text and " left" in text
+    assert f"frames [{'#' * 30}] {FRAMES}/{FRAMES} 0:00 left " in text and "/s" in text
 
 
 @pytest.mark.parametrize("make_source, message", [

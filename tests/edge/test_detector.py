@@ -1,25 +1,29 @@
-"""BlazeFace decoding against the bundled models and the bundled (real) sample faces."""
+"""Face detection against the bundled models and the bundled (real) sample faces: BlazeFace decoding, the
+regions the multiscale passes look at, and the detectors a config can choose."""
 
 import numpy as np
 import pytest
 
-from edge.detector import SPECS, FaceDetector, Letterbox, generate_anchors, weighted_nms
+from edge.detector import (SPECS, BlazeFace, FaceDetector, Letterbox, covering, generate_anchors, squares, tiles,
+                           weighted_nms)
 from tests.edge.conftest import sample_frames
 
 
 @pytest.mark.parametrize("model, anchors", [("short", 896), ("full", 2304)])
 def test_anchor_count_matches_the_model_outputs(model, anchors):
-    detector = FaceDetector(model)
-    output_rows = {int(d["shape"][1]) for d in detector.interpreter.get_output_details()}
+    blazeface = BlazeFace(model, 0.5, 1)
+    output_rows = {int(d["shape"][1]) for d in blazeface.interpreter.get_output_details()}
     assert output_rows == {anchors}
     assert generate_anchors(SPECS[model]).shape == (anchors, 2)
 
 
-@pytest.mark.parametrize("model, expected", [("short", 3), ("full", 4)])
-def test_finds_the_sample_faces_inside_the_frame(model, expected):
-    detector = FaceDetector(model)
+@pytest.mark.parametrize("model, small_faces, expected", [("short", False, 3), ("full", False, 4),
+                                                          ("multiscale", False, 4), ("multiscale", True, 4)])
+def test_finds_the_sample_faces_inside_the_frame(model, small_faces, expected):
+    """The four frames hold one face each, 46 to 131 px: ``short`` cannot see the 46 px one."""
+    detector = FaceDetector(model, small_faces=small_faces)
     found = [detector.detect(frame) for frame in sample_frames()]
-    assert sum(len(faces) == 1 for faces in found) >= expected
+    assert sum(len(faces) == 1 for faces in found) == expected
     for faces in found:
         for face in faces:
             x, y, w, h = face.box
@@ -27,8 +31,16 @@ def test_finds_the_sample_faces_inside_the_frame(model, expected):
             assert 30 <= h <= 200 and 0.5 < face.score <= 1
 
 
+def test_multiscale_merges_the_passes_into_one_box_per_face():
+    """``full`` on two squares and ``short`` on the whole frame all see the 131 px face: one detection."""
+    frame = sample_frames()[0]
+    (merged,) = FaceDetector("multiscale", small_faces=True).detect(frame)
+    (alone,) = FaceDetector("full").detect(frame)
+    assert np.allclose(merged.box, alone.box, atol=12)
+
+
 def test_mirrored_frame_gives_a_mirrored_box():
-    detector = FaceDetector("full")
+    detector = FaceDetector()
     frame = sample_frames()[1]
     (face,) = detector.detect(frame)
     (mirrored,) = detector.detect(frame[:, ::-1].copy())
@@ -36,8 +48,39 @@ def test_mirrored_frame_gives_a_mirrored_box():
     assert abs(mirrored.box[1] - face.box[1]) < 6
 
 
-def test_blank_frame_has_no_face():
-    assert FaceDetector("full").detect(np.zeros((480, 640, 3), np.uint8)) == []
+@pytest.mark.parametrize("model", ["multiscale", "full", "short"])
+def test_blank_frame_has_no_face(model):
+    assert FaceDetector(model, small_faces=True).detect(np.zeros((480, 640, 3), np.uint8)) == []
+
+
+def test_skip_takes_the_whole_image_as_the_face():
+    (face,) = FaceDetector("skip").detect(np.zeros((48, 64, 3), np.uint8))
+    assert face.box == (0.0, 0.0, 64.0, 48.0) and face.score == 1.0
+
+
+def test_a_score_threshold_overrides_every_pass_and_an_unknown_detector_is_refused():
+    strict = FaceDetector("multiscale", score_threshold=0.99)
+    assert all(p.model.logit_threshold == pytest.approx(np.log(0.99 / 0.01)) for p in strict.passes)
+    assert [f.score for f in FaceDetector().detect(sample_frames()[1])] != []
+    assert strict.detect(sample_frames()[1]) == []
+    with pytest.raises(ValueError, match="detector 'huge': not one of multiscale, full, short, skip"):
+        FaceDetector("huge")
+
+
+@pytest.mark.parametrize("height, width", [(480, 640), (640, 480), (100, 100), (1080, 1920), (37, 301)])
+def test_regions_cover_the_frame_and_overlap_by_a_quarter_side(height, width):
+    for regions in (squares(height, width), tiles(height, width)):
+        covered = np.zeros((height, width), bool)
+        for x, y, w, h in regions:
+            assert 0 <= x and 0 <= y and x + w <= width and y + h <= height and w == h
+            covered[y : y + h, x : x + w] = True
+        assert covered.all()
+        side = regions[0][2]
+        xs, ys = sorted({x for x, *_ in regions}), sorted({y for _, y, *_ in regions})
+        for starts in (xs, ys):
+            assert all(later - earlier <= side * 0.75 for earlier, later in zip(starts, starts[1:]))
+    assert len(squares(480, 640)) == 2 and squares(480, 640)[0][2] == 480
+    assert len(tiles(480, 640)) == 12 and covering(480, 640, 640) == ((0, 0, 640, 640),)
 
 
 def test_letterbox_maps_model_coordinates_back_to_source_pixels():
@@ -53,3 +96,28 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     merged, score = kept[0]
     assert score == pytest.approx(0.9)
     assert merged[0] == pytest.approx((0.1 * 0.9 + 0.12 * 0.6) / 1.5)
+
+
+def test_a_stream_frame_gets_every_other_square_and_a_photo_all_of_them(monkeypatch):
+    """The cost that keeps a 640x480 stream at 100 fps: one ``full`` run per frame, not two; the two
+    squares alternate, and a face in the middle (where both squares overlap) is found on every frame."""
+    runs = []
+    run = BlazeFace.candidates
+
+    def recording(self, frame_bgr, origin=(0, 0)):
+        runs.append((self.spec.input_size, origin))
+        return run(self, frame_bgr, origin)
+
+    monkeypatch.setattr(BlazeFace, "candidates", recording)
+    detector = FaceDetector()
+    frame = sample_frames()[1]  # the face at x ~245-340: inside both squares
+    per_call = []
+    for stream in (True, True, False):
+        runs.clear()
+        assert len(detector.detect(frame, stream=stream)) == 1
+        per_call.append(sorted(runs))
+    first, second, photo = per_call
+    assert first[0] == second[0] == (128, (0, 0))  # short on the whole frame, every frame
+    assert {first[1], second[1]} == {(192, (0, 0)), (192, (160, 0))}  # full: one square each, alternating
+    assert len(first) == len(second) == 2
+    assert photo == [(128, (0, 0)), (192, (0, 0)), (192, (160, 0))]

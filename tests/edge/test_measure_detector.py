@@ -1,42 +1,58 @@
-"""The detector measurement tool on a few real faces: a table, and one-line errors for the wrong folder."""
+"""The detector benchmark on the shipped portrait with the real detector models: the table, the targets it
+is there to check (at a small size: a few frames per face height), and one-line errors."""
 
-import shutil
+import re
 
 import cv2
 import pytest
 
-from edge.tools.measure_detector import FACE_HEIGHTS, main
-from tests.support import SAMPLES
+from edge.detector import SPECS, BlazeFace
+from edge.tools.measure_detector import FACE_HEIGHTS, FRAMINGS, PORTRAIT, PORTRAIT_FACE, main
+from edge.tracker import iou_xywh
 
 
-def face_folders(root, unreadable: bool = False):
-    """Two class folders of two images each: a bundled sample photo, as it is and in gray."""
-    gray = cv2.imread(str(SAMPLES / "astronaut_1.jpg"), cv2.IMREAD_GRAYSCALE)
-    for name in ("happy", "sad"):
-        (root / name).mkdir(parents=True)
-        shutil.copy(SAMPLES / "astronaut_1.jpg", root / name / "colour.jpg")
-        cv2.imwrite(str(root / name / "gray.png"), gray)
-    if unreadable:
-        (root / "sad" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    return root
+def table_rows(text: str) -> dict:
+    """{(detector, framing): ([coverage % per height], false per frame)} from the markdown table."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == len(FACE_HEIGHTS) + 4 and cells[1] in FRAMINGS:
+            coverage = [int(cell.rstrip(" %")) for cell in cells[2 : 2 + len(FACE_HEIGHTS)]]
+            rows[cells[0], cells[1]] = coverage, float(cells[-2].split()[0])
+    return rows
 
 
-def test_a_table_row_per_model_with_recall_at_every_height(tmp_path, capsys):
-    faces = face_folders(tmp_path / "test", unreadable=True)
-    assert main([str(faces), "--per-class", "3", "--markdown", str(tmp_path / "out.md")]) == 0
-    out, err = capsys.readouterr()
-    assert "skipped 1 unreadable image(s), e.g. " in err and "broken.jpg" in err
-    rows = [line for line in out.splitlines() if line.startswith(("| short", "| full"))]
-    assert len(rows) == 2 and all(row.count("%") == len(FACE_HEIGHTS) for row in rows)
-    assert "over 4 real faces" in (tmp_path / "out.md").read_text()
+def test_multiscale_finds_faces_from_48_px_to_the_full_frame_where_full_alone_does_not(tmp_path, capsys):
+    out = tmp_path / "table.md"
+    assert main(["--detectors", "multiscale,full", "--frames", "6", "--face-free", "12", "--markdown", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert out.read_text() == printed
+    rows = table_rows(printed)
+    assert set(rows) == {(d, f) for d in ("multiscale", "full") for f in FRAMINGS}
+    from_48 = FACE_HEIGHTS.index(48)
+    for framing in FRAMINGS:
+        coverage, false = rows["multiscale", framing]
+        assert min(coverage[from_48:]) >= 80, (framing, coverage)  # 6 frames: at most one miss
+        assert false == 0
+    full_alone = [rows["full", f][0][from_48] for f in FRAMINGS]
+    assert max(full_alone) < 80  # what the second pass is for: full alone misses most 48 px faces
+    assert re.search(r"over 6 frames per framing and face height .* over 12 face-free frames", printed)
 
 
-def test_a_folder_without_class_subfolders_or_a_bad_count_is_one_line(tmp_path, capsys):
-    face_folders(tmp_path / "data" / "test")
-    assert main([str(tmp_path / "data")]) == 2  # the dataset root, not a split
-    assert capsys.readouterr().err.strip() == (f"measure_detector: error: {tmp_path / 'data'}: no face images in its "
-                                               "class subfolders (give a split folder, e.g. fer2013-4class/test)")
+@pytest.mark.parametrize("model", sorted(SPECS))
+def test_the_portraits_face_box_is_what_both_models_find(model):
+    boxes, scores = BlazeFace(model, 0.8, 1).candidates(cv2.imread(str(PORTRAIT)))
+    x1, y1, x2, y2 = boxes[scores.argmax()]
+    assert iou_xywh((x1, y1, x2 - x1, y2 - y1), PORTRAIT_FACE) > 0.8
+
+
+def test_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
-        main([str(tmp_path / "data" / "test"), "--per-class", "0"])
+        main(["--detectors", "full,huge"])
     assert exit.value.code == 2
-    assert "--per-class: 0: not a whole number >= 1" in capsys.readouterr().err
+    assert "full,huge: give one or more of full, short, multiscale, multiscale + small_faces" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["--frames", "0"])
+    assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
+    assert main(["--detectors", "short", "--frames", "1", "--face-free", "1", "--markdown", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"measure_detector: error: {tmp_path}: cannot write (Is a directory)"
