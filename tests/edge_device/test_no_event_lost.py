@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.support import REPO, SAMPLES, edge_config, face_video
+from tests.support import REPO, edge_config, face_video
 
 FRAMES = 120
 EVERY_FRAME = "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n"
@@ -108,7 +108,7 @@ def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_rest
 
     broker.start()
     after = listeners(broker)
-    second = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="second")
+    second = daemons(config, "--source", str(video), "--camera", "desk", name="second")  # a video: photos would be a batch
     assert second.wait(timeout=90) == 0, second.log
     assert "from before the restart go out first" in second.log
 
