@@ -6,8 +6,10 @@ Writes ``edge bench``'s clip of the sample face (640x480 MPEG-4 at 30 fps, ``edg
 given length to a temporary folder, then runs ``edge annotate`` on it in this process with the shipped model,
 one interpreter thread and OpenCV limited to one thread, while a sampler reads the resident memory every
 second. Prints frames per second over the whole run (decode, detect, classify, track, draw, encode, CSV,
-timeline) and the resident memory after the first 10% of frames, halfway and at the end: flat memory means
-the last two stay at the first. Everything it wrote is deleted.
+timeline), the share of a core the process got (``cpu_share``: on a shared machine less than 1, and
+``frames_per_cpu_second`` is then the rate with a core to itself) and the resident memory after the first
+10% of frames, halfway and at the end: flat memory means the last two stay at the first. Everything it
+wrote is deleted.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main() -> None:
     print(json.dumps({
         "frames": summary["frames"], "faces_tracked": len(summary["faces"]), "seconds": round(elapsed, 1),
         "fps": round(summary["frames"] / elapsed, 1), "cpu_share": round(cpu / elapsed, 2),
+        "frames_per_cpu_second": round(summary["frames"] / cpu, 1),
         "rss_mb_at_10%": round(at[0.1], 1), "rss_mb_at_50%": round(at[0.5], 1), "rss_mb_at_end": round(at[1.0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }, indent=2))
