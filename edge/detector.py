@@ -171,10 +171,11 @@ def whole(height: int, width: int) -> tuple[Region, ...]:
 
 @functools.lru_cache(maxsize=8)
 def squares(height: int, width: int) -> tuple[Region, ...]:
-    """Squares as large as the frame's short side, covering it: two for 640x480. The model's input is square,
-    so a 4:3 frame letterboxed into it wastes a quarter of it and shows every face at 0.75 of the scale a
-    square shows it; in two squares a 48 px face is as big to the model as a 64 px one in the whole frame."""
-    return covering(height, width, min(height, width))
+    """Squares of 0.8 of the frame's short side covering it: four of 384 px in 640x480. The model's input is
+    square, so a 4:3 frame letterboxed into it wastes a quarter of it; in these squares every face is 1.7
+    times the size it has in the whole frame, which is what lifts 48 px faces from ~45 % to ~100 %
+    (docs/detector.md)."""
+    return covering(height, width, int(min(height, width) * 0.8))
 
 
 @functools.lru_cache(maxsize=8)
@@ -196,30 +197,33 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class Pass:
-    """One model run over each region of a frame (``turn`` None), or over every other one, alternating
-    with ``turn``'s parity (a stream: see ``FaceDetector.detect``)."""
+    """One model run over each region of a frame; in a stream, over ``per_frame`` of them, the next ones on
+    the next frame (see ``FaceDetector.detect``)."""
 
     model: BlazeFace
     regions: Callable[[int, int], tuple[Region, ...]]
+    per_frame: int = 1
 
     def candidates(self, frame_bgr: np.ndarray, turn: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
         regions = self.regions(*frame_bgr.shape[:2])
-        if turn is not None and len(regions) > 1:
-            regions = regions[turn % 2 :: 2]
+        if turn is not None and len(regions) > self.per_frame:
+            first = turn * self.per_frame % len(regions)
+            regions = (regions + regions)[first : first + self.per_frame]
         return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y)) for x, y, w, h in regions]
 
 
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
-# checkerboards up to ~0.7, ``full`` under ~0.55 on whole frames but up to ~0.7 on random texture when it
-# looks at small tiles of it.
-MIN_SCORE = {"full": 0.5, "short": 0.75, "tiles": 0.7}
+# checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
+# scores random texture: up to ~0.6 in squares, ~0.7 in tiles.
+MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
+TILES_PER_STREAM_FRAME = 4  # small_faces in a stream: its twelve tiles over three frames
 DETECTORS = ("multiscale", "full", "short", "skip")
 
 
 class FaceDetector:
     """The detection stage the daemon configures (``edge.detector``).
 
-    * ``multiscale`` (default): ``full`` on squares of the frame (two for 4:3) and ``short`` on the whole
+    * ``multiscale`` (default): ``full`` on squares of the frame (four for 4:3) and ``short`` on the whole
       frame, their candidates merged by one weighted NMS. Neither model alone covers the faces a camera or
       a photo collection shows: ``full`` finds small and whole-head faces but drops faces that fill the
       frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those but
@@ -239,24 +243,23 @@ class FaceDetector:
         self.model = model
         self.nms_iou = nms_iou
         self.min_face_px = min_face_px
-        plan = {"multiscale": [("full", squares, MIN_SCORE["full"]), ("short", whole, MIN_SCORE["short"])],
-                "full": [("full", whole, MIN_SCORE["full"])], "short": [("short", whole, MIN_SCORE["short"])],
-                "skip": []}[model]
+        plan = {"multiscale": [("full", squares, "squares", 1), ("short", whole, "short", 1)],
+                "full": [("full", whole, "full", 1)], "short": [("short", whole, "short", 1)], "skip": []}[model]
         if small_faces and model != "skip":
-            plan.append(("full", tiles, MIN_SCORE["tiles"]))
-        self.passes = [Pass(BlazeFace(name, score_threshold or min_score, threads), regions)
-                       for name, regions, min_score in plan]
-        self._turn = 0  # frames of a stream so far: which half of the regions the next one gets
+            plan.append(("full", tiles, "tiles", TILES_PER_STREAM_FRAME))
+        self.passes = [Pass(BlazeFace(name, score_threshold or MIN_SCORE[kind], threads), regions, per_frame)
+                       for name, regions, kind, per_frame in plan]
+        self._turn = 0  # frames of a stream so far: which regions the next one gets
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
 
         ``stream``: the frame is one of a video's, whose faces the tracker follows across frames. A pass
-        over several regions then looks at every other one, the other half on the next frame: the two
-        squares of ``multiscale`` cost two ``full`` runs, which would take a 640x480 pipeline from ~150
-        to under 100 fps on one thread (docs/detector.md). Their overlap (the middle half of a 4:3 frame)
-        and the whole-frame ``short`` pass are still seen on every frame, the edges on every second one,
-        which the tracker bridges (``tracking.max_missed_frames``). A photo is always searched whole."""
+        over several regions then looks at one of them per frame (``small_faces``' tiles: four), the next on
+        the next frame: the four squares of ``multiscale`` cost four ``full`` runs, which would take a
+        640x480 pipeline far below 100 fps on one thread (docs/detector.md). The whole-frame ``short`` pass
+        and the middle of the frame (where all squares overlap) are searched on every frame, a corner on
+        every fourth, which the tracker bridges (``tracking.max_missed_frames``). A photo is searched whole."""
         height, width = frame_bgr.shape[:2]
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
