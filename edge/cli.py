@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
 from edge.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
-from edge.detector import DETECTORS
+from edge.detector import PLANS
 from edge.errors import UserError, exit_on_user_error
 
 
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
     run.add_argument("--format", choices=["jsonl", "csv"], help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
     run.add_argument("--output", help="photos: write the records to this file (edge.batch.output; default: stdout)")
-    run.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
+    run.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
     run.add_argument("--small-faces", action="store_true", default=None, help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
     run.add_argument("--preview", action="store_true", default=None,
                      help="serve the live view, http://127.0.0.1:8090/ by default (edge.preview.enabled)")
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--split", help="the split folder inside --data, e.g. test (edge.bench.split)")
     bench.add_argument("--repeats", type=int, help="classify calls timed per model (edge.bench.repeats; default: 300)")
     bench.add_argument("--json", help="also write every figure to this JSON file (edge.bench.json)")
-    bench.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model)")
+    bench.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model)")
     bench.add_argument("--accelerator", choices=["cpu", "edgetpu"], help="(edge.accelerator) for the shipped model")
     bench.add_argument("--mqtt", action="store_true", default=None,
                        help="publish events to the configured broker (edge.bench.mqtt)")
@@ -140,6 +140,9 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.batch import run_batch
 
         return run_batch(settings, batch[0])
+    if args.format is not None or args.output is not None:
+        raise UserError("--format/--output are for photos (an image folder or file as --source); "
+                        "a video's or camera's events go to MQTT or --stdout")
     from edge.daemon import run
 
     return run(settings)

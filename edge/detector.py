@@ -9,7 +9,10 @@ Model facts (checked against the bundled files' output shapes in ``tests/edge/te
 * short range: 128x128 input, SSD layers with strides 8, 16, 16, 16 and 2 anchors per layer and cell
   -> 16*16*2 + 8*8*6 = 896 anchors; tuned for faces within ~2 m that fill much of the frame.
 * full range: 192x192 input, one layer with stride 4 and 1 anchor per cell -> 48*48 = 2304 anchors;
-  finds faces down to ~20 px in a 640x480 room view.
+  tuned for a room: on a whole 640x480 frame it finds faces from ~64 px (docs/detector.md).
+
+``FaceDetector`` runs them in passes over regions of the frame (the whole of it, squares, small tiles)
+and merges every pass's candidates in one weighted NMS.
 
 Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the anchor centre.
 """
@@ -197,76 +200,79 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class Pass:
-    """One model run over each region of a frame; in a stream, over ``per_frame`` of them, the next ones on
-    the next frame (see ``FaceDetector.detect``)."""
+    """One model run over each region of a frame."""
 
     model: BlazeFace
     regions: Callable[[int, int], tuple[Region, ...]]
-    per_frame: int = 1
 
-    def candidates(self, frame_bgr: np.ndarray, turn: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        regions = self.regions(*frame_bgr.shape[:2])
-        if turn is not None and len(regions) > self.per_frame:
-            first = turn * self.per_frame % len(regions)
-            regions = (regions + regions)[first : first + self.per_frame]
-        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y)) for x, y, w, h in regions]
+    def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
+                for x, y, w, h in self.regions(*frame_bgr.shape[:2])]
 
 
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
 # checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
 # scores random texture: up to ~0.6 in squares, ~0.7 in tiles.
 MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
-TILES_PER_STREAM_FRAME = 4  # small_faces in a stream: its twelve tiles over three frames
-DETECTORS = ("multiscale", "full", "short", "skip")
+FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_SCORE)
+SQUARES = ("full", squares, "squares")
+SHORT = ("short", whole, "short")
+TILES = ("full", tiles, "tiles")
+PLANS = {  # detector -> (passes for a photo, passes for a stream frame)
+    "multiscale": ((SQUARES, SHORT), (FULL, SHORT)),
+    "full": ((FULL,), (FULL,)),
+    "short": ((SHORT,), (SHORT,)),
+    "skip": ((), ()),
+}
 
 
 class FaceDetector:
     """The detection stage the daemon configures (``edge.detector``).
 
-    * ``multiscale`` (default): ``full`` on squares of the frame (four for 4:3) and ``short`` on the whole
-      frame, their candidates merged by one weighted NMS. Neither model alone covers the faces a camera or
-      a photo collection shows: ``full`` finds small and whole-head faces but drops faces that fill the
-      frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those but
-      nothing under ~90 px in 640x480 (docs/detector.md).
+    * ``multiscale`` (default): on a photo, ``full`` on squares of it (four for 4:3) and ``short`` on the
+      whole of it, their candidates merged by one weighted NMS. Neither model alone covers the faces a
+      camera or a photo collection shows: ``full`` finds small and whole-head faces but drops faces that
+      fill the frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those
+      but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``),
+      ``full`` looks at the whole frame once instead of four squares: four ``full`` runs per frame would
+      take a 640x480 pipeline far below 100 fps on one thread, so a stream finds faces from ~64 px, and
+      ``small_faces`` is the switch for distant faces in a stream.
     * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480; several
       times the cost, hence a switch.
     * ``full`` / ``short``: one model on the whole frame (for measurements and for a slow device).
     * ``skip``: no detection, the whole image is the face (a folder of face crops; DeepFace's "skip").
 
-    ``score_threshold`` None uses each model's measured threshold (``MIN_SCORE``); a number overrides both.
+    ``score_threshold`` None uses each pass's measured threshold (``MIN_SCORE``); a number overrides all.
     """
 
     def __init__(self, model: str = "multiscale", score_threshold: float | None = None, nms_iou: float = 0.3,
                  min_face_px: int = 20, threads: int = 1, small_faces: bool = False):
-        if model not in DETECTORS:
-            raise ValueError(f"detector {model!r}: not one of {', '.join(DETECTORS)}")
+        if model not in PLANS:
+            raise ValueError(f"detector {model!r}: not one of {', '.join(PLANS)}")
         self.model = model
         self.nms_iou = nms_iou
         self.min_face_px = min_face_px
-        plan = {"multiscale": [("full", squares, "squares", 1), ("short", whole, "short", 1)],
-                "full": [("full", whole, "full", 1)], "short": [("short", whole, "short", 1)], "skip": []}[model]
-        if small_faces and model != "skip":
-            plan.append(("full", tiles, "tiles", TILES_PER_STREAM_FRAME))
-        self.passes = [Pass(BlazeFace(name, score_threshold or MIN_SCORE[kind], threads), regions, per_frame)
-                       for name, regions, kind, per_frame in plan]
-        self._turn = 0  # frames of a stream so far: which regions the next one gets
+        extra = (TILES,) if small_faces and model != "skip" else ()
+        models = {}  # one interpreter per model and threshold, shared by the photo and the stream plan
+
+        def build(name: str, regions, kind: str) -> Pass:
+            threshold = score_threshold or MIN_SCORE[kind]
+            if (name, threshold) not in models:
+                models[name, threshold] = BlazeFace(name, threshold, threads)
+            return Pass(models[name, threshold], regions)
+
+        photo, stream = PLANS[model]
+        self.photo_passes = [build(*step) for step in photo + extra]
+        self.stream_passes = [build(*step) for step in stream + extra]
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
-
-        ``stream``: the frame is one of a video's, whose faces the tracker follows across frames. A pass
-        over several regions then looks at one of them per frame (``small_faces``' tiles: four), the next on
-        the next frame: the four squares of ``multiscale`` cost four ``full`` runs, which would take a
-        640x480 pipeline far below 100 fps on one thread (docs/detector.md). The whole-frame ``short`` pass
-        and the middle of the frame (where all squares overlap) are searched on every frame, a corner on
-        every fourth, which the tracker bridges (``tracking.max_missed_frames``). A photo is searched whole."""
+        ``stream``: the frame is one of a video's, with a time budget per frame (see the class)."""
         height, width = frame_bgr.shape[:2]
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
-        turn = None
-        if stream:
-            turn = self._turn = self._turn + 1
-        found = [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr, turn)]
+        passes = self.stream_passes if stream else self.photo_passes
+        found = [pair for one_pass in passes for pair in one_pass.candidates(frame_bgr)]
         boxes = np.concatenate([boxes for boxes, _ in found])
         if len(boxes) == 0:
             return []

@@ -15,7 +15,10 @@ IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like
 portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
 per frame on one thread, the CPU time of that thread (robust to a busy machine), median over all face frames.
 
-    python -m edge.tools.measure_detector [--frames 60] [--face-free 336] [--markdown docs/detector-table.md]
+    python -m edge.tools.measure_detector [--detectors multiscale,full] [--frames 60] [--face-free 336] [--markdown FILE]
+
+Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-stream`` (the
+same on a video's frame, where it spends less per frame) and ``multiscale-small`` (``small_faces: true``).
 
 Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
 except the optional table.
@@ -47,8 +50,10 @@ ANGLES = (-20, -10, 0, 10, 20)
 LIGHTING = {"dark": (0.35, 0), "as shot": (1.0, 0), "bright": (0.6, 110)}  # gain, offset
 TIGHTNESS = (0.6, 0.75, 0.9)  # face height / picture height of a tight framing
 FRAMINGS = ("whole-head", "tight")
-DETECTORS = {"full": ("full", False), "short": ("short", False), "multiscale": ("multiscale", False),
-             "multiscale + small_faces": ("multiscale", True)}
+DETECTORS = {  # name -> (edge.detector.model, small_faces, a stream's frame rather than a photo)
+    "full": ("full", False, False), "short": ("short", False, False), "multiscale": ("multiscale", False, False),
+    "multiscale-stream": ("multiscale", False, True), "multiscale-small": ("multiscale", True, False),
+}
 MIN_IOU = 0.3
 CONDITION_FROM = 48  # the rotation / lighting table counts faces this tall and taller
 
@@ -200,7 +205,7 @@ def found(detections, truth: tuple) -> bool:
     return False
 
 
-def measure(detector: FaceDetector, frames_per_height: int, face_free: int) -> dict:
+def measure(detector: FaceDetector, frames_per_height: int, face_free: int, stream: bool = False) -> dict:
     """Coverage per framing and face height, and per rotation and lighting over faces >= ``CONDITION_FROM``
     px; false detections per face-free frame; CPU ms per frame of the one detecting thread (what a core
     would spend; on a shared machine the wall clock would time the neighbours too)."""
@@ -210,7 +215,7 @@ def measure(detector: FaceDetector, frames_per_height: int, face_free: int) -> d
             hits = 0
             for frame, truth, condition in face_frames(framing, height, frames_per_height):
                 started = time.thread_time()
-                detections = detector.detect(frame)
+                detections = detector.detect(frame, stream)
                 timings.append(time.thread_time() - started)
                 hit = found(detections, truth)
                 hits += hit
@@ -218,7 +223,7 @@ def measure(detector: FaceDetector, frames_per_height: int, face_free: int) -> d
                     for name in condition:
                         conditions.setdefault(name, []).append(hit)
             coverage[framing, height] = hits / frames_per_height
-    false = sum(len(detector.detect(frame)) for frame in face_free_frames(face_free))
+    false = sum(len(detector.detect(frame, stream)) for frame in face_free_frames(face_free))
     return {"coverage": coverage, "false_per_frame": false / max(face_free, 1), "false": false,
             "conditions": {name: float(np.mean(hits)) for name, hits in conditions.items()},
             "ms_median": 1000 * statistics.median(timings)}
@@ -281,9 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = {}
     for name in args.detectors:
-        model, small_faces = DETECTORS[name]
+        model, small_faces, stream = DETECTORS[name]
         detector = FaceDetector(model, args.score_threshold, min_face_px=1, threads=1, small_faces=small_faces)
-        results[name] = measure(detector, args.frames, args.face_free)
+        results[name] = measure(detector, args.frames, args.face_free, stream)
     table = markdown(results, args.frames, args.face_free)
     print(table)
     if args.markdown:

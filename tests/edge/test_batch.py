@@ -112,6 +112,10 @@ def test_a_video_source_keeps_its_tracked_events(tmp_path, shipped_model, video)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events[0]["reason"] == "appeared" and events[0]["frame"] == 0
     assert len({e["face_id"] for e in events}) == 1 and len(events) < 30  # one track, not one line per frame
+    refused = run_photos(tmp_path, shipped_model, "--source", str(video), "--stdout", "--format", "csv")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+        "edge: error: --format/--output are for photos (an image folder or file as --source); "
+        "a video's or camera's events go to MQTT or --stdout")
 
 
 class Terminal(io.StringIO):

@@ -60,7 +60,8 @@ def test_skip_takes_the_whole_image_as_the_face():
 
 def test_a_score_threshold_overrides_every_pass_and_an_unknown_detector_is_refused():
     strict = FaceDetector("multiscale", score_threshold=0.99)
-    assert all(p.model.logit_threshold == pytest.approx(np.log(0.99 / 0.01)) for p in strict.passes)
+    assert all(p.model.logit_threshold == pytest.approx(np.log(0.99 / 0.01))
+               for p in strict.photo_passes + strict.stream_passes)
     assert [f.score for f in FaceDetector().detect(sample_frames()[1])] != []
     assert strict.detect(sample_frames()[1]) == []
     with pytest.raises(ValueError, match="detector 'huge': not one of multiscale, full, short, skip"):
@@ -98,27 +99,20 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     assert merged[0] == pytest.approx((0.1 * 0.9 + 0.12 * 0.6) / 1.5)
 
 
-def test_a_stream_frame_gets_one_square_in_turn_and_a_photo_all_of_them(monkeypatch):
-    """The cost that keeps a 640x480 stream near 100 fps: one ``full`` run per frame, not four; the squares
-    take turns, and a face in the middle (inside every square) is found on every frame."""
+def test_a_photo_gets_four_squares_and_a_stream_frame_one_full_run(monkeypatch):
+    """The cost that keeps a 640x480 stream near 100 fps: on a stream's frame ``full`` runs once, on the
+    whole frame; a photo gets it on each of four squares. ``short`` sees the whole of both."""
     runs = []
     run = BlazeFace.candidates
 
     def recording(self, frame_bgr, origin=(0, 0)):
-        runs.append((self.spec.input_size, origin))
+        runs.append((self.spec.input_size, origin, frame_bgr.shape[:2]))
         return run(self, frame_bgr, origin)
 
     monkeypatch.setattr(BlazeFace, "candidates", recording)
     detector = FaceDetector()
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[96:384, 256:384] = sample_frames()[1][20:308, 230:358]  # the face at x 271-366, y 144-239: in every square
-    every_square = [(192, origin) for origin in ((0, 0), (256, 0), (0, 96), (256, 96))]
-    per_call = []
-    for stream in (True,) * 5 + (False,):
-        runs.clear()
-        assert len(detector.detect(frame, stream=stream)) == 1
-        per_call.append(runs[:])
-    *stream_calls, photo = per_call
-    assert all(len(call) == 2 and (128, (0, 0)) in call for call in stream_calls)  # short: every frame
-    assert [call[0] for call in stream_calls] == every_square[1:] + every_square[:2]  # full: one square each
-    assert sorted(photo) == [(128, (0, 0))] + sorted(every_square)
+    for stream in (False, True):
+        assert len(detector.detect(sample_frames()[1], stream=stream)) == 1
+    squares_seen = [(192, (x, y), (384, 384)) for x, y in ((0, 0), (256, 0), (0, 96), (256, 96))]
+    whole = (480, 640)
+    assert runs == squares_seen + [(128, (0, 0), whole)] + [(192, (0, 0), whole), (128, (0, 0), whole)]

@@ -24,18 +24,22 @@ def table_rows(text: str) -> dict:
 
 def test_multiscale_finds_faces_from_48_px_to_the_full_frame_where_full_alone_does_not(tmp_path, capsys):
     out = tmp_path / "table.md"
-    assert main(["--detectors", "multiscale,full", "--frames", "6", "--face-free", "12", "--markdown", str(out)]) == 0
+    detectors = ("multiscale", "multiscale-stream", "full")
+    assert main(["--detectors", ",".join(detectors), "--frames", "6", "--face-free", "12", "--markdown", str(out)]) == 0
     printed = capsys.readouterr().out
     assert out.read_text() == printed
     rows = table_rows(printed)
-    assert set(rows) == {(d, f) for d in ("multiscale", "full") for f in FRAMINGS}
+    assert set(rows) == {(d, f) for d in detectors for f in FRAMINGS}
     from_48 = FACE_HEIGHTS.index(48)
     for framing in FRAMINGS:
         coverage, false = rows["multiscale", framing]
         assert min(coverage[from_48:]) >= 80, (framing, coverage)  # 6 frames: at most one miss
         assert false == 0
     full_alone = [rows["full", f][0][from_48] for f in FRAMINGS]
-    assert max(full_alone) < 80  # what the second pass is for: full alone misses most 48 px faces
+    assert max(full_alone) < 80  # what the squares are for: full on the whole frame misses most 48 px faces
+    for framing in FRAMINGS:  # a stream's frame: full on the whole frame, short for the close faces
+        coverage, false = rows["multiscale-stream", framing]
+        assert min(coverage[FACE_HEIGHTS.index(96):]) >= 80 and false == 0, (framing, coverage)
     assert re.search(r"over 6 frames per framing and face height .* over 12 face-free frames", printed)
 
 
@@ -50,7 +54,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--detectors", "full,huge"])
     assert exit.value.code == 2
-    assert "full,huge: give one or more of full, short, multiscale, multiscale + small_faces" in capsys.readouterr().err
+    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
