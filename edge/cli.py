@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)")
     annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
     annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
-    annotate.add_argument("--detector", choices=list(DETECTORS), help="(edge.detector.model)")
+    annotate.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model)")
     annotate.add_argument("--small-faces", action="store_true", default=None, help="(edge.detector.small_faces)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
@@ -93,6 +93,14 @@ def bench_overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def annotate_overrides(args: argparse.Namespace) -> dict:
+    """The ``edge annotate`` flags as ``edge`` keys."""
+    return {
+        "annotate.out_dir": absolute(args.out), "annotate.min_face_px": args.min_face_px, "annotate.codec": args.codec,
+        "annotate.fps": args.fps, "detector.model": args.detector, "detector.small_faces": args.small_faces,
+    }
+
+
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
@@ -123,10 +131,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "annotate":
         from edge.annotate import annotate
 
-        overrides = {"annotate.out_dir": absolute(args.out), "annotate.min_face_px": args.min_face_px,
-                     "annotate.codec": args.codec, "annotate.fps": args.fps,
-                     "detector.model": args.detector, "detector.small_faces": args.small_faces}
-        return annotate(edge_config.load(config_path, overrides), local_source(args.source))
+        return annotate(edge_config.load(config_path, annotate_overrides(args)), local_source(args.source))
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None,
                  "batch.format": args.format, "batch.output": absolute(args.output),
                  "detector.model": args.detector, "detector.small_faces": args.small_faces,
