@@ -1,6 +1,6 @@
 """Speed and memory of ``edge annotate`` on a long 640x480 recording (the README's figures):
 
-    python -m edge.tools.measure_annotate [--minutes 10] [--faces 1]
+    python -m edge.tools.measure_annotate [--minutes 10] [--faces 1] [--detector multiscale]
 
 Writes ``edge bench``'s clip of the sample face (640x480 MPEG-4 at 30 fps, ``edge.bench.stream``) of the
 given length to a temporary folder, then runs ``edge annotate`` on it in this process with the shipped model,
@@ -27,7 +27,8 @@ import cv2
 
 from edge.annotate import annotate
 from edge.bench.stream import write_clip
-from edge.config import EdgeConfig
+from edge.config import DetectorConfig, EdgeConfig
+from edge.detector import PLANS
 
 FPS = 30
 SAMPLE_EVERY_S = 1.0
@@ -43,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--faces", type=int, default=1)
+    parser.add_argument("--detector", choices=list(PLANS), default=DetectorConfig().model, help="(edge.detector.model)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     frames = round(args.minutes * 60 * FPS)
@@ -58,7 +60,7 @@ def main() -> None:
             while not done.wait(SAMPLE_EVERY_S):
                 samples.append((time.perf_counter() - started, resident_mb()))
 
-        config = EdgeConfig(threads=1, annotate={"out_dir": Path(tmp) / "out"})
+        config = EdgeConfig(threads=1, detector={"model": args.detector}, annotate={"out_dir": Path(tmp) / "out"})
         sampler = threading.Thread(target=sample, daemon=True)
         cpu_started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
         started = time.perf_counter()
@@ -70,7 +72,7 @@ def main() -> None:
         summary = json.loads((Path(tmp) / "out" / "summary.json").read_text())
     at = {share: next((mb for t, mb in samples if t >= share * elapsed), samples[-1][1]) for share in (0.1, 0.5, 1.0)}
     print(json.dumps({
-        "frames": summary["frames"], "faces_tracked": len(summary["faces"]), "seconds": round(elapsed, 1),
+        "detector": args.detector, "frames": summary["frames"], "faces_tracked": len(summary["faces"]), "seconds": round(elapsed, 1),
         "fps": round(summary["frames"] / elapsed, 1), "cpu_share": round(cpu / elapsed, 2),
         "frames_per_cpu_second": round(summary["frames"] / cpu, 1),
         "rss_mb_at_10%": round(at[0.1], 1), "rss_mb_at_50%": round(at[0.5], 1), "rss_mb_at_end": round(at[1.0], 1),
