@@ -25,15 +25,19 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     run = verbs.add_parser("run", parents=[common], help="detect faces, classify emotions and publish events")
-    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file or image folder")
+    run.add_argument("--source", help="camera index, /dev/videoN (or /dev/v4l/by-id/...), picamera2, rtsp://..., video file; "
+                                      "or an image folder or image file: photos, one record per face (see --format)")
     run.add_argument("--camera", help="run only this configured camera (with --source: the name to publish under)")
     run.add_argument("--mqtt-host", help="(edge.mqtt.host)")
     run.add_argument("--mqtt-port", type=int, help="(edge.mqtt.port)")
     run.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing to MQTT (edge.output: stdout)")
-    run.add_argument("--format", choices=["jsonl", "csv"], help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
+    run.add_argument("--format", choices=["jsonl", "csv"],
+                     help="photos (--source: image folder or file): record format (edge.batch.format; default: jsonl)")
     run.add_argument("--output", help="photos: write the records to this file (edge.batch.output; default: stdout)")
-    run.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
-    run.add_argument("--small-faces", action="store_true", default=None, help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
+    run.add_argument("--detector", choices=list(PLANS),
+                     help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
+    run.add_argument("--small-faces", action="store_true", default=None,
+                     help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
     run.add_argument("--preview", action="store_true", default=None,
                      help="serve the live view, http://127.0.0.1:8090/ by default (edge.preview.enabled)")
 

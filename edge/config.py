@@ -77,10 +77,11 @@ def is_local_path(source: str) -> bool:
 
 
 class DetectorConfig(Strict):
-    """Face detection (edge/detector.py; measured in docs/detector.md). ``multiscale`` finds faces from
-    ~48 px in a 640x480 frame up to one filling it, whole-head or tightly framed; ``small_faces`` adds a
-    pass for faces down to ~32 px at several times the cost; ``full`` / ``short`` run one BlazeFace model;
-    ``skip`` takes the whole image as the face (a folder of face crops)."""
+    """Face detection (edge/detector.py; measured in docs/detector.md). ``multiscale`` finds faces in a
+    photo from ~48 px (in 640x480) up to one filling it, whole-head or tightly framed, and in a stream's
+    frame from ~64 px (plus close faces) at the old single-model cost; ``small_faces`` adds a pass for
+    faces down to ~32 px at several times the cost; ``full`` / ``short`` run one BlazeFace model; ``skip``
+    takes the whole image as the face (a folder of face crops)."""
 
     model: Literal["multiscale", "full", "short", "skip"] = "multiscale"
     small_faces: bool = False

@@ -218,10 +218,10 @@ FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_
 SQUARES = ("full", squares, "squares")
 SHORT = ("short", whole, "short")
 TILES = ("full", tiles, "tiles")
-PLANS = {  # detector -> (passes for a photo, passes for a stream frame)
-    "multiscale": ((SQUARES, SHORT), (FULL, SHORT)),
-    "full": ((FULL,), (FULL,)),
-    "short": ((SHORT,), (SHORT,)),
+PLANS = {  # detector -> (stages for a photo, stages for a stream's frame); a stage is a tuple of passes
+    "multiscale": (((SQUARES, SHORT),), ((FULL,), (SHORT,))),
+    "full": (((FULL,),), ((FULL,),)),
+    "short": (((SHORT,),), ((SHORT,),)),
     "skip": ((), ()),
 }
 
@@ -233,9 +233,10 @@ class FaceDetector:
       whole of it, their candidates merged by one weighted NMS. Neither model alone covers the faces a
       camera or a photo collection shows: ``full`` finds small and whole-head faces but drops faces that
       fill the frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those
-      but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``),
-      ``full`` looks at the whole frame once instead of four squares: four ``full`` runs per frame would
-      take a 640x480 pipeline far below 100 fps on one thread, so a stream finds faces from ~64 px, and
+      but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``) the
+      photo's cost (four ``full`` runs) would take a 640x480 pipeline far below 100 fps on one thread, so
+      there ``full`` looks at the whole frame once, and ``short`` runs only on a frame where ``full`` found
+      nothing (a kiosk's close face): a stream finds faces from ~64 px at the old default's cost, and
       ``small_faces`` is the switch for distant faces in a stream.
     * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480; several
       times the cost, hence a switch.
@@ -261,9 +262,14 @@ class FaceDetector:
                 models[name, threshold] = BlazeFace(name, threshold, threads)
             return Pass(models[name, threshold], regions)
 
+        def stages(plan) -> list[list[Pass]]:
+            """The first stage gets the extra passes; a later one runs only if the ones before found nothing."""
+            return [[build(*step) for step in stage + (extra if index == 0 else ())]
+                    for index, stage in enumerate(plan)]
+
         photo, stream = PLANS[model]
-        self.photo_passes = [build(*step) for step in photo + extra]
-        self.stream_passes = [build(*step) for step in stream + extra]
+        self.photo_stages = stages(photo)
+        self.stream_stages = stages(stream)
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
@@ -271,13 +277,15 @@ class FaceDetector:
         height, width = frame_bgr.shape[:2]
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
-        passes = self.stream_passes if stream else self.photo_passes
-        found = [pair for one_pass in passes for pair in one_pass.candidates(frame_bgr)]
-        boxes = np.concatenate([boxes for boxes, _ in found])
-        if len(boxes) == 0:
-            return []
-        scores = np.concatenate([scores for _, scores in found])
-        return self._to_detections(weighted_nms(boxes, scores, self.nms_iou), frame_bgr.shape)
+        for stage in self.stream_stages if stream else self.photo_stages:
+            found = [pair for one_pass in stage for pair in one_pass.candidates(frame_bgr)]
+            boxes = np.concatenate([boxes for boxes, _ in found])
+            if len(boxes):
+                scores = np.concatenate([scores for _, scores in found])
+                detections = self._to_detections(weighted_nms(boxes, scores, self.nms_iou), frame_bgr.shape)
+                if detections:
+                    return detections
+        return []
 
     def _to_detections(self, kept, shape) -> list[Detection]:
         height, width = shape[:2]

@@ -18,7 +18,8 @@ per frame on one thread, the CPU time of that thread (robust to a busy machine),
     python -m edge.tools.measure_detector [--detectors multiscale,full] [--frames 60] [--face-free 336] [--markdown FILE]
 
 Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-stream`` (the
-same on a video's frame, where it spends less per frame) and ``multiscale-small`` (``small_faces: true``).
+same on a video's frame, where it spends less per frame), ``multiscale-small`` (``small_faces: true``) and
+``multiscale-small-stream``.
 
 Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
 except the optional table.
@@ -53,6 +54,7 @@ FRAMINGS = ("whole-head", "tight")
 DETECTORS = {  # name -> (edge.detector.model, small_faces, a stream's frame rather than a photo)
     "full": ("full", False, False), "short": ("short", False, False), "multiscale": ("multiscale", False, False),
     "multiscale-stream": ("multiscale", False, True), "multiscale-small": ("multiscale", True, False),
+    "multiscale-small-stream": ("multiscale", True, True),
 }
 MIN_IOU = 0.3
 CONDITION_FROM = 48  # the rotation / lighting table counts faces this tall and taller

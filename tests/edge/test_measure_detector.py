@@ -6,8 +6,8 @@ import re
 import cv2
 import pytest
 
-from edge.detector import SPECS, BlazeFace
-from edge.tools.measure_detector import FACE_HEIGHTS, FRAMINGS, PORTRAIT, PORTRAIT_FACE, main
+from edge.detector import SPECS, BlazeFace, FaceDetector
+from edge.tools.measure_detector import FACE_HEIGHTS, FRAMINGS, PORTRAIT, PORTRAIT_FACE, face_frames, found, main
 from edge.tracker import iou_xywh
 
 
@@ -54,7 +54,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--detectors", "full,huge"])
     assert exit.value.code == 2
-    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small" in capsys.readouterr().err
+    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small, multiscale-small-stream" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
@@ -63,3 +63,11 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     assert exit.value.code == 2 and "--score-threshold: 1.5: not a number between 0 and 1" in capsys.readouterr().err
     assert main(["--detectors", "short", "--frames", "1", "--face-free", "1", "--markdown", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"measure_detector: error: {tmp_path}: cannot write (Is a directory)"
+
+
+def test_small_faces_finds_32_px_faces_the_default_mostly_misses():
+    small, default = FaceDetector(small_faces=True), FaceDetector()
+    for framing in FRAMINGS:
+        frames = list(face_frames(framing, 32, 6))
+        assert sum(found(small.detect(frame), truth) for frame, truth, _ in frames) >= 5, framing
+        assert sum(found(default.detect(frame, stream=True), truth) for frame, truth, _ in frames) <= 2, framing
