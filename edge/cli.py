@@ -1,4 +1,5 @@
-"""``edge``: the on-device daemon (``edge run``) and its throughput benchmark (``edge bench``)."""
+"""``edge``: the on-device daemon (``edge run``), its throughput benchmark (``edge bench``) and the study of
+a recording (``edge annotate``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="(edge.detector.model; default: multiscale; skip: each image is a face crop)")
     run.add_argument("--small-faces", action="store_true", default=None,
                      help="also find faces down to ~32 px, at several times the cost (edge.detector.small_faces)")
+    run.add_argument("--preview", action="store_true", default=None,
+                     help="serve the live view, http://127.0.0.1:8090/ by default (edge.preview.enabled)")
+
+    annotate = verbs.add_parser("annotate", parents=[common],
+                                help="annotated video, per-face CSV, timeline and summary of a recording")
+    annotate.add_argument("source", help="video file or folder of frames")
+    annotate.add_argument("--out", help="output folder (edge.annotate.out_dir)")
+    annotate.add_argument("--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)")
+    annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
+    annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
+    annotate.add_argument("--detector", choices=list(PLANS), help="(edge.detector.model)")
+    annotate.add_argument("--small-faces", action="store_true", default=None, help="(edge.detector.small_faces)")
 
     bench = verbs.add_parser("bench", parents=[common], help="speed per stage and per model, and accuracy side by side")
     bench.add_argument("--source", help="video file or image folder (edge.bench.source; default: 640x480 clips of the sample face)")
@@ -84,6 +97,14 @@ def bench_overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def annotate_overrides(args: argparse.Namespace) -> dict:
+    """The ``edge annotate`` flags as ``edge`` keys."""
+    return {
+        "annotate.out_dir": absolute(args.out), "annotate.min_face_px": args.min_face_px, "annotate.codec": args.codec,
+        "annotate.fps": args.fps, "detector.model": args.detector, "detector.small_faces": args.small_faces,
+    }
+
+
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
@@ -111,9 +132,14 @@ def dispatch(args: argparse.Namespace) -> int:
         from edge.bench.run import run_bench
 
         return run_bench(edge_config.load(config_path, bench_overrides(args)))
+    if args.verb == "annotate":
+        from edge.annotate import annotate
+
+        return annotate(edge_config.load(config_path, annotate_overrides(args)), local_source(args.source))
     overrides = {"mqtt.host": args.mqtt_host, "mqtt.port": args.mqtt_port, "output": "stdout" if args.stdout else None,
                  "batch.format": args.format, "batch.output": absolute(args.output),
-                 "detector.model": args.detector, "detector.small_faces": args.small_faces}
+                 "detector.model": args.detector, "detector.small_faces": args.small_faces,
+                 "preview.enabled": args.preview}
     settings = edge_config.load(config_path, overrides)
     select_cameras(settings, args.source, args.camera)
     batch = [camera for camera in settings.cameras if camera.batch]

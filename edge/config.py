@@ -232,6 +232,41 @@ class MetricsConfig(Strict):
     address: str = "127.0.0.1"  # this device only, like every listener; 0.0.0.0 (or the LAN address) for a scraper elsewhere
 
 
+class PreviewConfig(Strict):
+    """The live view (``edge run --preview``): a page with each camera's annotated stream, last events and
+    stats, for setting a camera up. Off by default, and on loopback by default because it shows faces; any
+    other address must be set here and is logged as a warning. Frames are JPEG-encoded only while a browser
+    is watching, at ``fps`` at most, and never written to disk."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    port: int = Field(8090, ge=0, le=65535)  # 0: any free port (tests)
+    fps: float = Field(5.0, gt=0, le=30)
+
+    @field_validator("address")
+    @classmethod
+    def _bare_address(cls, address: str) -> str:
+        if not (is_ip_address(address) or (len(address) <= 253 and HOST_NAME.match(address))):
+            raise ValueError(f"{address!r} is not a host name or IP address (the port goes in edge.preview.port)")
+        return address
+
+
+class AnnotateConfig(Strict):
+    """``edge annotate``: a recording (video file or image folder) in, an annotated video, a per-face CSV, a
+    timeline and a summary out. Each key is also the flag of the same name."""
+
+    out_dir: Path = Path("annotated")
+    # A face box under this height is drawn and recorded as "too small", never classified. Its crop (box plus
+    # crop_margin) reaches the 48 px model upscaled from under 36 px, and the model reads blur instead of
+    # expression: validation accuracy 0.778 at full size, 0.741 at 28 px, 0.712 at 24, 0.664 at 20
+    # (experiments/min_face_check.py). 28 px keeps within 4 points of full size.
+    min_face_px: int = Field(28, ge=1)
+    codec: str = Field("mp4v", pattern=r"^[A-Za-z0-9 ]{4}$")  # a FourCC OpenCV can write here: mp4v, avc1 (H.264)
+    fps: float = Field(30.0, gt=0, le=1000)  # frame rate of an image folder's video (a video file keeps its own)
+
+    _resolve = field_validator("out_dir")(resolve_path)
+
+
 def resolve_peer(text: str, resolve: Callable[[Path], Path | None]) -> str:
     """``PATH[:key=value,...]`` with its PATH passed through ``resolve``; the options stay as written."""
     path, colon, options = text.partition(":")
@@ -290,6 +325,8 @@ class EdgeConfig(Strict):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
 
     @field_validator("model")
     @classmethod

@@ -10,7 +10,8 @@ timeout if it is just then trying a broker that does not answer), well inside sy
 Under systemd (``Type=notify``) it says READY=1 once the models are loaded and the camera threads started
 (a live camera that is not there yet is retried in the background and logged, not waited for), pings
 the watchdog from the main loop, puts the latest stats in ``systemctl status`` and says STOPPING=1 when it
-shuts down. The Prometheus endpoint, when configured, serves the metrics the pipelines and publisher fill.
+shuts down. The Prometheus endpoint, when configured, serves the metrics the pipelines and publisher fill;
+and the live view (``edge.preview``), when enabled, serves the annotated streams.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from edge import systemd
 from edge.config import EdgeConfig
 from edge.metrics import Metrics
 from edge.pipeline import CameraPipeline
+from edge.preview import live_view
 from edge.publisher import MqttPublisher, StdoutPublisher
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ def run(config: EdgeConfig) -> int:
     pipelines = [CameraPipeline(config, camera, publisher, metrics) for camera in config.cameras]
     stop = threading.Event()
     watchdog = Watchdog(pipelines)
-    with stop_on_signals(stop):
+    with stop_on_signals(stop), live_view(config.preview, pipelines):
         metrics.serve(config.metrics)
         publisher.start()
         threads = [threading.Thread(target=p.run, args=(stop,), name=p.camera.name, daemon=True) for p in pipelines]

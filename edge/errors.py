@@ -1,5 +1,8 @@
 """The one exception type that reaches the user as a single line, never as a traceback."""
 
+import errno
+import socket
+
 
 class UserError(Exception):
     """A problem the user can fix (a bad file, key, address or device); the CLI prints it and exits non-zero."""
@@ -13,6 +16,15 @@ class Unavailable(UserError):
     (exit 2) is not restarted: no restart cures it."""
 
     exit_code = 69
+
+
+def listen_error(key: str, address: str, port: int, exc: OSError) -> UserError:
+    """Why a server cannot listen, as the error to raise: a port still held or an address not up yet at boot
+    may clear (``Unavailable``, exit 69, restarted); a name that does not resolve or a port below 1024 for an
+    unprivileged service will not (``UserError``, exit 2)."""
+    transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, socket.EAI_AGAIN)  # EAI_AGAIN: DNS not up
+    return (Unavailable if transient else UserError)(
+        f"{key}: cannot serve on {address}:{port} ({exc.strerror or exc})")
 
 
 def one_line(exc: BaseException) -> str:

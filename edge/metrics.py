@@ -19,13 +19,10 @@ API::
 
 from __future__ import annotations
 
-import errno
-import socket
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from edge.config import MetricsConfig
-from edge.errors import Unavailable, UserError
+from edge.errors import listen_error
 from edge.outbox import Outbox
 
 PREFIX = "emotion_edge"
@@ -72,11 +69,7 @@ class Metrics:
         try:
             self._server, _ = start_http_server(config.port, config.address, registry=self.registry)
         except OSError as exc:
-            # A port still held or an address not up yet at boot may clear (exit 69, restarted); a name that
-            # does not resolve or a port below 1024 for an unprivileged service will not (exit 2).
-            transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, socket.EAI_AGAIN)  # EAI_AGAIN: DNS not up
-            raise (Unavailable if transient else UserError)(
-                f"edge.metrics: cannot serve on {config.address}:{config.port} ({exc.strerror or exc})") from None
+            raise listen_error("edge.metrics", config.address, config.port, exc) from None
         return True
 
     @property

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -70,6 +71,25 @@ class Stats:
         return payload
 
 
+@dataclass(frozen=True)
+class FrameResult:
+    """What the pipeline made of one frame, for its observers (``edge annotate``, the live view). ``tracks``
+    are the tracker's own objects, in the order of ``probabilities`` (this frame's unsmoothed scores): an
+    observer reads them during its call and keeps copies, never the objects."""
+
+    frame: Frame
+    tracks: list[Track]
+    probabilities: np.ndarray
+    too_small: list[tuple[float, float, float, float]]  # boxes under ``min_readable_px``: not classified
+    events: list[dict]  # the events this frame published
+
+
+def split_readable(detections: list[Detection], min_readable_px: int) -> tuple[list[Detection], list[Detection]]:
+    """Faces the model can read, and those too small to (box height under ``min_readable_px``)."""
+    readable = [d for d in detections if d.box[3] >= min_readable_px]
+    return readable, [d for d in detections if d.box[3] < min_readable_px]
+
+
 def dominant_emotion(tracks: list[Track], labels: list[str]) -> str | None:
     """The emotion most faces in view show (ties: the larger summed confidence); None with nobody in view."""
     votes: dict[int, tuple[int, float]] = {}
@@ -97,7 +117,10 @@ def build_classifier(config: EdgeConfig) -> EmotionClassifier:
 
 
 class CameraPipeline:
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None):
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None,
+                 min_readable_px: int = 0):
+        """``min_readable_px``: faces whose box is shorter are not classified, only reported to observers as
+        too small (``edge annotate``); the daemon passes 0 and classifies every face the detector keeps."""
         self.config = config
         self.camera = camera
         self.publisher = publisher
@@ -114,6 +137,9 @@ class CameraPipeline:
         self._reported_drops = 0  # source drops already counted in the metrics
         self._busy_since: float | None = None  # when the frame in hand started processing
         self.error: str | None = None  # why this camera stopped early, if it did
+        self.min_readable_px = min_readable_px
+        self.observers: list[Callable[[FrameResult], None]] = []  # called in this camera's thread, every frame
+        self.last_stats: dict | None = None  # the latest stats payload, for the live view
 
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends (file, folder) or ``stop`` is set. Anything unexpected (a
@@ -164,7 +190,8 @@ class CameraPipeline:
         timings["detect"] = _lap(started)
 
         started = time.perf_counter()
-        faces = face_crops(frame.image, detections, self.config.crop_margin)
+        readable, too_small = split_readable(detections, self.min_readable_px)
+        faces = face_crops(frame.image, readable, self.config.crop_margin)
         probabilities = self.classifier.classify([crop for _, crop in faces])
         timings["classify"] = _lap(started)
 
@@ -176,14 +203,18 @@ class CameraPipeline:
         timings["track"] = _lap(started)
 
         started = time.perf_counter()
+        events = []
         for track, crop, reason in due:
             snapshot = crop if self.config.events.snapshots else None
-            self.publisher.event(self.camera.name, build_event(
+            events.append(build_event(
                 self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot))
+            self.publisher.event(self.camera.name, events[-1])
             track.last_event_at = now
         self._publish_state(tracks)
         timings["publish"] = _lap(started)
         self._count(timings, len(faces), len(due))
+        for observer in self.observers:
+            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small], events))
 
     def _publish_state(self, tracks: list[Track]) -> None:
         """Only on a change: a retained state per frame would be a flood for nothing."""
@@ -221,6 +252,7 @@ class CameraPipeline:
         counter it shares numbers with."""
         with self._stats_lock:
             payload = self.stats.snapshot(self.source, final)
+        self.last_stats = payload
         self.metrics.fps.labels(self.camera.name).set(payload["fps"])
         self.metrics.dropped_frames.labels(self.camera.name).inc(payload["drops"] - self._reported_drops)
         self._reported_drops = payload["drops"]

@@ -15,9 +15,19 @@ WIDTH = 30
 REDRAW_S = 0.1  # at most ten redraws a second: drawing must not slow a fast batch down
 
 
+def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
 class Progress:
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, enabled: bool = True):
-        self.total = max(total, 1)
+    """``total`` None: a count and a rate without bar or time left (a video whose container does not say
+    how many frames it holds)."""
+
+    def __init__(self, total: int | None, label: str, stream: TextIO | None = None, enabled: bool = True):
+        self.total = max(total, 1) if total is not None else None
         self.label = label
         self.stream = stream or sys.stderr
         self.enabled = enabled and self.stream.isatty()
@@ -32,10 +42,14 @@ class Progress:
             self._draw(now)
 
     def _draw(self, now: float) -> None:
-        filled = WIDTH * self.done // self.total
         rate = self.done / max(now - self._started, 1e-9)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
-                          f"{self.done}/{self.total} {rate:.1f}/s")
+        if self.total is None:
+            self.stream.write(f"\r{self.label} {self.done} {rate:.1f}/s")
+        else:
+            filled = WIDTH * min(self.done, self.total) // self.total
+            left = max(self.total - self.done, 0) / rate if rate > 0 else 0.0
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
+                              f"{self.done}/{self.total} {clock(left)} left {rate:.1f}/s")
         self.stream.flush()
         self._drawn_at = now
 

@@ -1,7 +1,7 @@
 """Fixtures for the whole suite. Datasets are synthetic (tests/synthetic.py), so nothing needs ../shared.
 
 The real parts both tests/edge and tests/edge_device use (models, a mosquitto broker, subscribers, an RTSP
-stream) are fixtures here over the plain helpers of tests/support.py:
+stream, headless Chromium) are fixtures here over the plain helpers of tests/support.py:
 
     def test_something(broker_factory, listeners):
         broker = broker_factory()                 # anonymous, plain MQTT on a free loopback port
@@ -99,3 +99,12 @@ def rtsp_server():
     server = RtspServer(SAMPLES / "astronaut_2.jpg").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's headless-capable Chromium, for tests that load a page for real."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        missing("chromium is not installed (apt-get install chromium)")
+    return path

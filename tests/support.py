@@ -262,6 +262,33 @@ def face_video(path: Path, frames: int = 30, fps: float = 15.0, drift: int = 1) 
     return path
 
 
+def box_drawn(image, box, colour_rgb, tolerance: int = 60, share: float = 0.8) -> bool:
+    """True when ``share`` of the points along the four edges of ``box`` (x, y, w, h in ``image``'s pixels)
+    have a pixel of ``colour_rgb`` within 2 px across the edge (JPEG and browser scaling blur a 2 px line
+    and move it a pixel). A face without a drawn box fails: its edges are skin, hair and background."""
+    import numpy as np
+
+    x, y, w, h = (int(round(v)) for v in box)
+    height, width = image.shape[:2]
+    target = np.array(colour_rgb[::-1], dtype=np.int32)
+
+    def matches(points):  # (n, 2) row, column
+        rows = np.clip(points[:, 0], 0, height - 1)
+        cols = np.clip(points[:, 1], 0, width - 1)
+        return np.all(np.abs(image[rows, cols].astype(np.int32) - target) <= tolerance, axis=1)
+
+    found = []
+    for fixed, along, horizontal in ((y, range(x, x + w), True), (y + h, range(x, x + w), True),
+                                     (x, range(y, y + h), False), (x + w, range(y, y + h), False)):
+        along = np.array(list(along))
+        hits = np.zeros(len(along), dtype=bool)
+        for shift in range(-2, 3):
+            across = np.full(len(along), fixed + shift)
+            hits |= matches(np.stack([across, along] if horizontal else [along, across], axis=1))
+        found.append(hits)
+    return float(np.concatenate(found).mean()) >= share
+
+
 def edge_config(tmp_path: Path, model: Path, source: Path | str, broker=None, extra: str = "") -> Path:
     """A config file for one camera ``cam`` on device ``test-dev``, outbox in ``tmp_path``; ``broker`` is
     anything with ``host`` and ``port`` (no mqtt section without it); ``extra`` is more YAML under

@@ -26,7 +26,7 @@ def predict_tflite(path: Path, gray: np.ndarray, labels: Sequence[str], preproce
     a score measured here is the score the device gets (same preprocess, resize, quantization and
     interpreter). ``preprocess`` None follows the file's contract; a file being exported has none yet."""
     classifier = EmotionClassifier(path, threads=2, labels=list(labels), preprocess=preprocess)
-    return np.concatenate([classifier.classify([image]) for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1)])
+    return np.concatenate([classifier.classify([image]) for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1, disable=None)])
 
 
 def tflite_ops(path: Path) -> list[str]:

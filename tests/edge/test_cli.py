@@ -16,7 +16,7 @@ from tests.support import SAMPLES, edge_config, run_edge
 
 
 def test_edge_never_imports_tensorflow():
-    code = ("import sys, edge.cli, edge.daemon, edge.bench, edge.tools.measure_detector; "
+    code = ("import sys, edge.cli, edge.daemon, edge.bench, edge.tools.measure_detector, edge.annotate, edge.preview; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -56,7 +56,7 @@ def near_pairs(hashes: np.ndarray, max_bits: int) -> list[tuple[int, int, int]]:
     """All pairs (i < j) within ``max_bits``: blockwise XOR + popcount over the upper triangle."""
     found = []
     n = len(hashes)
-    for start in tqdm(range(0, n, BLOCK), desc="near-duplicates", unit="block", mininterval=1.0):
+    for start in tqdm(range(0, n, BLOCK), desc="near-duplicates", unit="block", mininterval=1.0, disable=None):
         rows = hashes[start : start + BLOCK]
         distance = np.bitwise_count(rows[:, None] ^ hashes[None, start:])
         i, j = np.nonzero(distance <= max_bits)

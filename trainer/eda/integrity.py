@@ -126,7 +126,7 @@ def scan_dataset(root: Path, classes: Sequence[str], size: int) -> Scan:
     samples, others, issues = walk_layout(root, classes)
     pixels = np.zeros((len(samples), size, size), np.uint8)
     readable = np.zeros(len(samples), bool)
-    for index, sample in enumerate(tqdm(samples, desc="decode", unit="img", mininterval=1.0)):
+    for index, sample in enumerate(tqdm(samples, desc="decode", unit="img", mininterval=1.0, disable=None)):
         array, reason, detail = decode(sample.path, size)
         if array is not None:
             pixels[index], readable[index] = array, True

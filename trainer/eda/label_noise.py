@@ -48,7 +48,7 @@ def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, classes: int, folds:
     folds = max(2, min(folds, int(np.bincount(y, minlength=classes).min())))
     probabilities = np.zeros((len(y), classes))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
-    for train, held in tqdm(list(splitter.split(x, y)), desc="label-noise folds", unit="fold"):
+    for train, held in tqdm(list(splitter.split(x, y)), desc="label-noise folds", unit="fold", disable=None):
         model = LogisticRegression(C=0.05, max_iter=200, tol=1e-3).fit(x[train], y[train])
         probabilities[np.ix_(held, model.classes_)] = model.predict_proba(x[held])
     return probabilities
