@@ -73,3 +73,24 @@ def make_dataset(
             for index in range(per_class):
                 cv2.imwrite(str(folder / f"{label}_{index:04d}.jpg"), draw_face(label, size, rng), [cv2.IMWRITE_JPEG_QUALITY, 95])
     return root
+
+
+VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+
+
+def write_votes(root: Path, seed: int = 0) -> Path:
+    """A FER+-style ``votes.csv`` for every image under ``root``: seven of ten votes for the folder's class,
+    three for another, as the default config's ``train.targets: votes`` expects beside the splits."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    column = {"happy": "happiness", "sad": "sadness"}
+    lines = ["split,path,majority," + ",".join(VOTE_COLUMNS)]
+    for path in sorted(root.glob("*/*/*.jpg")):
+        label = path.parent.name
+        votes = dict.fromkeys(VOTE_COLUMNS, 0)
+        votes[column.get(label, label if label in VOTE_COLUMNS else "neutral")] += 7
+        votes[VOTE_COLUMNS[int(rng.integers(0, 4))]] += 3
+        lines.append(f"{path.parent.parent.name},{path.relative_to(root).as_posix()},{label},"
+                     + ",".join(str(votes[c]) for c in VOTE_COLUMNS))
+    (root / "votes.csv").write_text("\n".join(lines) + "\n")
+    return root

@@ -31,6 +31,12 @@ from tests.support import (SAMPLES, Broker, deduplicated, edge_config, every_fra
 FRAMES = 300
 
 
+def drain_clip(folder: Path) -> Path:
+    """A few frames for a second daemon that only has to send what the first one stored (an image folder
+    given with --source would be a photo batch, which publishes nothing)."""
+    return face_video(folder / "drain.avi", 5)
+
+
 @pytest.fixture(scope="module")
 def video(tmp_path_factory) -> Path:
     return face_video(tmp_path_factory.mktemp("video") / "face.avi", FRAMES)
@@ -150,7 +156,7 @@ def test_daemon_sigkilled_mid_run_its_stored_events_go_out_once_more_on_restart(
         broker.start()
         listener = listeners(broker)
 
-    second = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="second")
+    second = daemons(config, "--source", str(drain_clip(tmp_path)), "--camera", "desk", name="second")
     assert second.wait(timeout=90) == 0, second.log
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
     delivered = frames_of(events)
@@ -202,7 +208,7 @@ def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_all
     secure.acl = acl("topic write emotion/#")  # the ACL fixed
     secure.restart()
     home_assistant = listeners(secure, "emotion/#", username="homeassistant")
-    allowed = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="allowed")
+    allowed = daemons(config, "--source", str(drain_clip(tmp_path)), "--camera", "desk", name="allowed")
     assert allowed.wait(timeout=60) == 0, allowed.log
     events, duplicates = deduplicated(home_assistant.payloads("/cam/event"))
     assert frames_of(events) == list(range(30)) and duplicates == 0
@@ -319,7 +325,7 @@ def test_daemon_on_a_full_disk_reports_what_it_stored_and_never_resends_the_back
     assert listener.payloads("/cam/event") == []  # three restarts on a full disk: nothing sent again
 
     subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
-    freed = daemons(config, "--source", str(SAMPLES), "--camera", "desk", name="freed")
+    freed = daemons(config, "--source", str(drain_clip(tmp_path)), "--camera", "desk", name="freed")
     assert freed.wait(timeout=60) == 0, freed.log
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
     print(f"\nfull disk, daemon: {messages} messages ({len(kept)} events) stored before the disk filled, the log "

@@ -2,13 +2,14 @@
 
 import pytest
 
-from tests.synthetic import make_dataset
+from tests.synthetic import make_dataset, write_votes
 from trainer.cli import main
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_dataset(tmp_path_factory.mktemp("data"), per_class=2)
+    """A FER+-like dataset: the repository's config trains towards its votes."""
+    return write_votes(make_dataset(tmp_path_factory.mktemp("data"), per_class=2))
 
 
 def one_line_error(capsys) -> str:
