@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.bench.speed import DiscardingPublisher
+from edge.publishing import DiscardingPublisher
 from edge.config import CameraConfig, EdgeConfig, is_local_path
 from edge.daemon import stop_on_signals
 from edge.drawing import draw_marks, marks_for

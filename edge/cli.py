@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_config_flag(common, verb=True)
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser = argparse.ArgumentParser(prog="edge", description=__doc__)
+    parser = argparse.ArgumentParser(prog="edge", description=__doc__.replace("``", ""))
     add_config_flag(parser)
     verbs = parser.add_subparsers(dest="verb", required=True)
 

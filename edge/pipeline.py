@@ -24,6 +24,7 @@ from edge.detector import Detection, FaceDetector
 from edge.errors import one_line
 from edge.events import build_event, reason_to_publish
 from edge.metrics import Metrics
+from edge.publishing import EventPublisher
 from edge.sources import Frame, Source, open_source
 from edge.tracker import Track, Tracker
 
@@ -82,6 +83,7 @@ class FrameResult:
     probabilities: np.ndarray
     too_small: list[tuple[float, float, float, float]]  # boxes under ``min_readable_px``: not classified
     events: list[dict]  # the events this frame published
+    timings: dict  # seconds per stage (STAGES) of this frame
 
 
 def split_readable(detections: list[Detection], min_readable_px: int) -> tuple[list[Detection], list[Detection]]:
@@ -117,7 +119,7 @@ def build_classifier(config: EdgeConfig) -> EmotionClassifier:
 
 
 class CameraPipeline:
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher, metrics: Metrics | None = None,
+    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher: EventPublisher, metrics: Metrics | None = None,
                  min_readable_px: int = 0):
         """``min_readable_px``: faces whose box is shorter are not classified, only reported to observers as
         too small (``edge annotate``); the daemon passes 0 and classifies every face the detector keeps."""
@@ -214,7 +216,7 @@ class CameraPipeline:
         timings["publish"] = _lap(started)
         self._count(timings, len(faces), len(due))
         for observer in self.observers:
-            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small], events))
+            observer(FrameResult(frame, tracks, probabilities, [d.box for d in too_small], events, timings))
 
     def _publish_state(self, tracks: list[Track]) -> None:
         """Only on a change: a retained state per frame would be a flood for nothing."""

@@ -7,11 +7,8 @@ The numbers behind run 5 in RESULTS.md:
     python experiments/bn_recalibration.py checkpoints/a050_s48_ft24 checkpoints/a050_s48_lowreg40
 """
 
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402

@@ -9,11 +9,8 @@ of a combination over its best member is the figure to look at (experiments/RESU
 """
 
 import itertools
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 

@@ -11,12 +11,9 @@ validation with LiteRT; test is not read. Each run folder is given with the conf
 Only a candidate whose int8 validation accuracy is above the shipped file's is then exported (and so tested).
 """
 
-import os
 import sys
 import tempfile
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from trainer.config import load  # noqa: E402
 from trainer.export import calibration_images, convert_float, convert_int8, evaluate_file, trained_models  # noqa: E402

@@ -7,15 +7,13 @@ go further on this CPU"):
     python experiments/int8_profile.py checkpoints/a050_s48_bnrecal
 """
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
+import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from ai_edge_litert import interpreter as litert  # noqa: E402

@@ -9,10 +9,7 @@ the preprocessing; this measures how much that mismatch costs, and what each met
 """
 
 import argparse
-import os
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from edge.classifier import read_labels  # noqa: E402
 from edge.preprocess import PREPROCESSES  # noqa: E402

@@ -9,11 +9,8 @@ float model is scored as shipped (see ensemble_check.py); test is not read:
     python experiments/prior_check.py experiments/a050_s48_kd_long.yaml checkpoints/a050_s48_kd_long
 """
 
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 

@@ -12,14 +12,12 @@ not trained again and one cut short resumes, so the sweep carries on after a kil
 The winner is exported like any run: ``trainer --config CONFIG export --int8 --run OUT/NAME``.
 """
 
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
+import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import tf_keras as keras  # noqa: E402
 
 from trainer.config import load  # noqa: E402

@@ -7,12 +7,9 @@ flip-averaged, batch 1) and scored as a TFLite file on validation; test is not r
     python experiments/quantization_check.py experiments/a050_s48_kd_long.yaml checkpoints/a050_s48_kd_long
 """
 
-import os
 import sys
 import tempfile
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from trainer.config import load  # noqa: E402
 from trainer.export import calibration_images, convert_float, convert_int8, evaluate_file  # noqa: E402

@@ -8,11 +8,8 @@ the offsets only fit noise. The model is scored as shipped (see ensemble_check.p
 """
 
 import itertools
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 

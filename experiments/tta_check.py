@@ -9,11 +9,8 @@ views' log-probabilities (experiments/RESULTS.md, "More test-time views"):
     python experiments/tta_check.py experiments/a050_s48_kd_long.yaml checkpoints/a050_s48_kd_long
 """
 
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import trainer  # noqa: F401  (selects Keras 2 for TensorFlow before any test imports it; TensorFlow itself is not loaded)
 from tests.support import (MOSQUITTO, SAMPLES, Broker, Listener, Opened, RtspServer, build_stand_in_model,
                            copy_shipped_model, gst_rtsp_available)
 

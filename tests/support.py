@@ -78,7 +78,7 @@ class Opened:
 
 
 def build_stand_in_model(path: Path) -> Path:
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     import tensorflow as tf

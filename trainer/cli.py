@@ -13,12 +13,11 @@ from edge.errors import exit_on_user_error
 from trainer import config as trainer_config
 
 # tensorflow-model-optimization only supports Keras 2; make every TensorFlow import below use tf-keras.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trainer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="trainer", description=__doc__.replace("``", ""))
     add_config_flag(parser)
     common = argparse.ArgumentParser(add_help=False)
     add_config_flag(common, verb=True)

@@ -368,6 +368,7 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
             raise UserError(f"{settings.train.init_weights}: train.init_weights file not found")
         load_weights(model, settings.train.init_weights)
     compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
+    print(f"float training: {settings.train.epochs} epochs, peak learning rate {settings.train.learning_rate:g}", flush=True)
     fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs,
               settings.train.average_last)
     return finish_with_qat(run_dir, train, validation, settings)
@@ -380,6 +381,8 @@ def finish_with_qat(run_dir: Path, train: Split, validation: Split, settings: Tr
         steps = steps_per_epoch(train, settings)
         schedule = keras.optimizers.schedules.CosineDecay(settings.qat.learning_rate, settings.qat.epochs * steps, alpha=0.1)
         compile_model(qat_model, schedule, settings)
+        print(f"quantization-aware training (QAT): {settings.qat.epochs} epochs from the selected float weights, "
+              f"peak learning rate {settings.qat.learning_rate:g}", flush=True)
         fit_phase(qat_model, run_dir / "qat", run_dir, train, validation, settings, settings.qat.epochs)
 
     from trainer.figures import plot_training_curves

@@ -7,7 +7,6 @@ they are serialised and dropped, so the publish stage is then the JSON cost only
 
 from __future__ import annotations
 
-import json
 import resource
 import threading
 import time
@@ -16,47 +15,25 @@ import numpy as np
 
 from edge.config import CameraConfig, EdgeConfig
 from edge.errors import Unavailable, UserError
-from edge.pipeline import STAGES, CameraPipeline
+from edge.pipeline import STAGES, CameraPipeline, FrameResult
 from edge.publisher import MqttPublisher
+from edge.publishing import DiscardingPublisher
 
 PERCENTILES = (50, 95, 99)
 FLUSH_TIMEOUT_S = 30
 
 
-class DiscardingPublisher:
-    """Serialises like the MQTT publisher would, then drops the message."""
+class FrameRecorder:
+    """An observer of the daemon's pipeline (``CameraPipeline.observers``) that keeps each frame's stage timings
+    and face count: the daemon itself keeps only sums."""
 
-    def start(self) -> None:
-        """Nothing to connect."""
-
-    def event(self, camera: str, event: dict) -> None:
-        json.dumps(event).encode()
-
-    def stats(self, camera: str, stats: dict) -> None:
-        json.dumps(stats).encode()
-
-    def state(self, camera: str, emotion: str | None, faces: int) -> None:
-        json.dumps({"emotion": emotion, "faces": faces}).encode()
-
-    def flush(self, timeout: float) -> bool:
-        return True
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-class RecordingPipeline(CameraPipeline):
-    """The daemon's pipeline, unchanged, that also keeps each frame's stage timings and face count."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self):
         self.frame_timings: list[dict] = []
         self.face_counts: list[int] = []
 
-    def _count(self, timings: dict, faces: int, events: int) -> None:
-        super()._count(timings, faces, events)
-        self.frame_timings.append(timings)
-        self.face_counts.append(faces)
+    def __call__(self, result: FrameResult) -> None:
+        self.frame_timings.append(result.timings)
+        self.face_counts.append(len(result.tracks))
 
 
 def percentiles_ms(seconds) -> dict:
@@ -85,7 +62,9 @@ def warm_up(pipeline: CameraPipeline) -> None:
 def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> dict:
     """One pass over ``uri``; the wall clock covers every stage, decode included, and the final flush."""
     publisher = MqttPublisher(config) if use_mqtt else DiscardingPublisher()
-    pipeline = RecordingPipeline(config, CameraConfig(name="bench", source=uri), publisher)
+    pipeline = CameraPipeline(config, CameraConfig(name="bench", source=uri), publisher)
+    recorder = FrameRecorder()
+    pipeline.observers.append(recorder)
     warm_up(pipeline)
     publisher.start()
     cpu_started, started = cpu_seconds(), time.perf_counter()
@@ -100,7 +79,7 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
                           f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)")
     if pipeline.error is not None:  # figures of a pass cut short would pass for the pipeline's speed
         raise UserError(f"{uri}: the pipeline stopped ({pipeline.error})")
-    frames = pipeline.frame_timings
+    frames = recorder.frame_timings
     if not frames:
         raise UserError(f"{uri}: no frame could be read ({pipeline.source.skipped} unreadable)")
     stages = {stage: percentiles_ms([t.get(stage, 0.0) for t in frames]) for stage in STAGES}
@@ -108,7 +87,7 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     return {
         "threads": config.threads,
         "frames": len(frames),
-        "faces_per_frame": round(float(np.mean(pipeline.face_counts)), 2),
+        "faces_per_frame": round(float(np.mean(recorder.face_counts)), 2),
         "events": pipeline.stats.events,
         "fps": round(len(frames) / elapsed, 1),
         "latency_ms": stages,

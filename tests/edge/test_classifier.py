@@ -81,9 +81,7 @@ def test_raw_pixel_input_skips_the_float_round_trip_with_the_same_result(emotion
 
 def test_a_model_whose_input_is_not_an_image_batch_is_one_clear_error(tmp_path):
     """A peer or a configured model with, say, a (1, 48, 48) input: named, not a traceback."""
-    import os
-
-    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
     import tensorflow as tf
     import tf_keras as keras
 

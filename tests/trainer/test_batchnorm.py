@@ -1,10 +1,7 @@
 """BatchNorm statistics re-measured on clean images replace the running averages of training."""
 
-import os
 
 import numpy as np
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tf_keras as keras  # noqa: E402
 

@@ -1,12 +1,9 @@
 """Distillation: the mixed training targets, and a student trained from a teacher run end to end."""
 
 import json
-import os
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -1,11 +1,8 @@
 """The exported graph's flip averaging: mirror-invariant, and the plain model on a symmetric face."""
 
-import os
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers  # noqa: E402

@@ -2,12 +2,9 @@
 weights), and its training history, where an epoch trained again after a kill is logged twice."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from edge.errors import UserError  # noqa: E402
 from trainer.config import TrainerConfig  # noqa: E402

@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
 from tests.synthetic import make_dataset  # noqa: E402
 from trainer.cli import main  # noqa: E402
 

@@ -1,10 +1,7 @@
 """Stochastic weight averaging over a phase's last epochs, carried across ``--resume``."""
 
-import os
 
 import numpy as np
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tf_keras as keras  # noqa: E402
 
