@@ -13,7 +13,6 @@ import json
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.errors import UserError

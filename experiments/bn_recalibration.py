@@ -12,7 +12,8 @@ from pathlib import Path
 
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import load_float, recalibrate_batchnorm, validation_scores  # noqa: E402
+from trainer.runs import load_float  # noqa: E402
+from trainer.selection import recalibrate_batchnorm, validation_scores  # noqa: E402
 
 
 def main(runs: list[str]) -> None:

@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 from edge.scores import classification_scores  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import calibration_sample, load_float, predict, recalibrate_batchnorm  # noqa: E402
+from trainer.runs import load_float  # noqa: E402
+from trainer.selection import calibration_sample, predict, recalibrate_batchnorm  # noqa: E402
 
 
 def shipped_probabilities(run: Path, calibration: np.ndarray, images: np.ndarray) -> np.ndarray:

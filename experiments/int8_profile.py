@@ -20,7 +20,7 @@ from ai_edge_litert import interpreter as litert  # noqa: E402
 
 from edge.tools.interpreter_options import time_invoke  # noqa: E402
 from trainer.export import convert_float  # noqa: E402
-from trainer.train import load_float  # noqa: E402
+from trainer.runs import load_float  # noqa: E402
 
 CUTS = 8
 REPEATS = 1000

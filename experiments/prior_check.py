@@ -18,7 +18,7 @@ from edge.scores import classification_scores  # noqa: E402
 from ensemble_check import shipped_probabilities  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import calibration_sample  # noqa: E402
+from trainer.selection import calibration_sample  # noqa: E402
 
 TAUS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

@@ -23,7 +23,8 @@ import tf_keras as keras  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.export import calibration_images, convert_int8, evaluate_file, trained_models  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import check_resumable, finish_with_qat, write_atomically  # noqa: E402
+from trainer.runs import check_resumable, write_atomically  # noqa: E402
+from trainer.train import finish_with_qat  # noqa: E402
 
 # name: (QAT epochs, peak learning rate, augmentation strength, seed); the run's own QAT was 3 epochs at 5e-5.
 VARIANTS = {

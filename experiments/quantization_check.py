@@ -15,7 +15,7 @@ from trainer.config import load  # noqa: E402
 from trainer.export import calibration_images, convert_float, convert_int8, evaluate_file  # noqa: E402
 from trainer.model import with_flip_average  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import load_float, load_qat  # noqa: E402
+from trainer.runs import load_float, load_qat  # noqa: E402
 
 CALIBRATION_SIZES = (300, 1000, 4000)
 

@@ -17,7 +17,7 @@ from edge.scores import classification_scores  # noqa: E402
 from ensemble_check import shipped_probabilities  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import calibration_sample  # noqa: E402
+from trainer.selection import calibration_sample  # noqa: E402
 
 GRID = np.round(np.arange(-0.6, 0.61, 0.1), 2)  # offsets for classes 1..3; class 0's stays 0
 

@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 from edge.scores import classification_scores  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
-from trainer.train import calibration_sample, load_float, recalibrate_batchnorm  # noqa: E402
+from trainer.runs import load_float  # noqa: E402
+from trainer.selection import calibration_sample, recalibrate_batchnorm  # noqa: E402
 
 VIEWS = {  # name: (zoom, shift right px, shift down px); each view is also scored mirrored
     "face": (1.0, 0, 0),

@@ -19,7 +19,9 @@ from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
 from trainer.metrics import calibration_bins, summarize
 from trainer.pipeline import Split, load_split, preprocessed
+from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
 from trainer.saliency import grad_cam, overlay
+from trainer.selection import predict
 from trainer.tflite import predict_tflite
 
 
@@ -34,12 +36,11 @@ def keras_candidates(run_dir: Path, name: str, split: Split, settings: TrainerCo
     """The float model and, when trained, the QAT model of a run folder, scored as exported (the run's
     preprocess, mirror-averaged with ``export.flip_average``), so their rows compare with the TFLite rows and
     with the run's selection."""
-    from trainer.train import load_float, load_qat, matching_run, predict
 
     matching_run(run_dir, settings, "the evaluated run")  # its preprocess is the config's
     images = preprocessed(split.images, settings.model.preprocess)
     found = [Candidate(f"{name} float (Keras)", None, load_float(run_dir))]
-    if (run_dir / "qat" / "best.weights.h5").exists():
+    if (run_dir / "qat" / WEIGHTS).exists():
         found.append(Candidate(f"{name} QAT (Keras)", None, load_qat(run_dir)))
     for candidate in found:
         candidate.probs = predict(candidate.keras_model, images, settings.export.flip_average)

@@ -27,6 +27,7 @@ from trainer.metrics import summarize
 from trainer.model_card import write_model_card
 from trainer.model import batch_one, with_flip_average
 from trainer.pipeline import Split, load_split
+from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
 from trainer.tflite import (INT8_INPUT_DESCRIPTION, edgetpu_shape_problems, predict_tflite, strip_names, tflite_ops,
                             tflite_tensor_dtypes)
 
@@ -138,14 +139,13 @@ def trained_models(settings: TrainerConfig):
     The model to quantize is the QAT model when the run has one (its fake-quant ranges carry over),
     else the float model itself (post-training quantization).
     """
-    from trainer.train import load_float, load_qat
 
     run_dir = settings.train.out_dir
-    if not (run_dir / "float" / "best.weights.h5").exists():
+    if not (run_dir / "float" / WEIGHTS).exists():
         raise UserError(f"{run_dir}: no trained model (run 'trainer train' with this run folder first)")
     wrap = with_flip_average if settings.export.flip_average else batch_one
     float_model = wrap(load_float(run_dir))
-    if (run_dir / "qat" / "best.weights.h5").exists():
+    if (run_dir / "qat" / WEIGHTS).exists():
         return float_model, wrap(load_qat(run_dir)), "quantization-aware training"
     return float_model, float_model, "post-training quantization"
 
@@ -193,7 +193,6 @@ def float_twin_name(out: Path) -> str:
 
 def run_export(settings: TrainerConfig, int8: bool = False, force: bool = False) -> int:
     """Stage every file, then move them over the shipped ones together (see the module docstring)."""
-    from trainer.train import matching_run
 
     out = settings.export.out
     # The data that calibrates and checks the model is read in trainer.classes order at the config's size.

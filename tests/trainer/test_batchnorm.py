@@ -5,7 +5,7 @@ import numpy as np
 
 import tf_keras as keras  # noqa: E402
 
-from trainer.train import recalibrate_batchnorm  # noqa: E402
+from trainer.selection import recalibrate_batchnorm  # noqa: E402
 
 
 def test_recalibration_gives_the_exact_mean_of_batch_statistics():

@@ -9,7 +9,7 @@ import pytest
 from edge.errors import UserError  # noqa: E402
 from trainer.config import TrainerConfig  # noqa: E402
 from trainer.figures import plot_training_curves, read_history  # noqa: E402
-from trainer.train import check_resumable  # noqa: E402
+from trainer.runs import check_resumable  # noqa: E402
 
 HEADER = "epoch,accuracy,loss,val_accuracy,val_macro_f1\n"
 
@@ -68,7 +68,7 @@ def test_early_stopping_counts_from_the_best_epoch_across_a_resume(tmp_path):
     as an uninterrupted one would, not 3 epochs after the resume."""
     import tf_keras as keras
 
-    from trainer.train import SelectOnValidation
+    from trainer.selection import SelectOnValidation
 
     class Scored(SelectOnValidation):
         def consider(self, name, record):  # the validation scores of the epochs, without a model to score

@@ -5,7 +5,7 @@ import numpy as np
 
 import tf_keras as keras  # noqa: E402
 
-from trainer.train import AverageLastEpochs  # noqa: E402
+from trainer.selection import AverageLastEpochs  # noqa: E402
 
 
 class Offers:
