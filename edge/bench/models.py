@@ -2,14 +2,16 @@
 
 A peer is any TFLite emotion model; its preprocessing is named in one argument::
 
-    --peer PATH[:range=0-1,labels=angry,disgust,fear,happy,sad,surprise,neutral,size=64,channels=3]
+    --peer PATH[:range=0-1,labels=angry,disgust,fear,happy,sad,surprise,neutral,size=64,channels=3,preprocess=none]
 
 ``range`` is what raw gray 0..255 maps onto (``0-255``, ``0-1`` or ``-1-1``; default ``0-255``, the
 contract's), quantized with the input tensor's own scale and zero point when the model is integer.
 ``labels`` are the output classes in order (default: the ``labels`` of the JSON file beside the model); a
 bare word after them continues the list, so commas need no escaping. ``size`` and ``channels`` are read
-from the model's input tensor; given, they are checked against it. Every model runs through the daemon's
-own ``EmotionClassifier`` (resize, replicate gray to the channels, quantize, invoke, dequantize).
+from the model's input tensor; given, they are checked against it. ``preprocess`` is the contrast
+normalisation of the crop (``edge.preprocess``: ``none``, ``equalize_hist``, ``clahe``; default: the contract's
+``input.preprocess`` beside the model, else ``none``). Every model runs through the daemon's own
+``EmotionClassifier`` (preprocess, resize, replicate gray to the channels, quantize, invoke, dequantize).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import numpy as np
 
 from edge.bench.speed import percentiles_ms
 from edge.classifier import EmotionClassifier, contract_file, read_labels
+from edge.preprocess import PREPROCESSES
 from edge.config import EdgeConfig
 from edge.errors import UserError
 
 RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
-PEER_KEYS = ("range", "labels", "size", "channels")
+PEER_KEYS = ("range", "labels", "size", "channels", "preprocess")
 WARMUP = 20
 
 
@@ -41,11 +44,12 @@ class ModelSpec:
     accelerator: str = "cpu"  # the shipped model follows edge.accelerator (a Coral runs its _edgetpu file)
     fallback_to_cpu: bool = False
     flag: str = "--peer"  # the option or argument that named the model, for its error messages
+    preprocess: str | None = None  # None: the model's contract (edge.preprocess)
 
     def load(self, threads: int = 1) -> EmotionClassifier:
         """The daemon's classifier for this model, its stated input shape checked."""
         classifier = EmotionClassifier(self.path, threads, self.accelerator, self.fallback_to_cpu,
-                                       labels=self.labels, pixel_range=self.pixel_range)
+                                       labels=self.labels, pixel_range=self.pixel_range, preprocess=self.preprocess)
         actual = {"size": classifier.height, "channels": classifier.channels}
         for key, value in self.expect.items():
             if actual[key] != value or (key == "size" and classifier.width != value):
@@ -89,7 +93,8 @@ def parse_peer(text: str, flag: str = "--peer") -> ModelSpec:
             raise UserError(f"{flag} {text}: {token!r} is not key=value")
         values[key].append(token)
     return ModelSpec(path.stem, path, _peer_labels(text, path, values, flag), _peer_range(text, values, flag),
-                     {k: _positive_int(text, k, values[k][0], flag) for k in ("size", "channels") if k in values}, flag=flag)
+                     {k: _positive_int(text, k, values[k][0], flag) for k in ("size", "channels") if k in values}, flag=flag,
+                     preprocess=_peer_preprocess(text, values, flag))
 
 
 def _peer_labels(text: str, path: Path, values: dict, flag: str) -> list[str]:
@@ -106,6 +111,15 @@ def _peer_range(text: str, values: dict, flag: str) -> tuple[float, float]:
     if name not in RANGES:
         raise UserError(f"{flag} {text}: range={name} (known: {', '.join(RANGES)})")
     return RANGES[name]
+
+
+def _peer_preprocess(text: str, values: dict, flag: str) -> str | None:
+    if "preprocess" not in values:
+        return None
+    name = values["preprocess"][0]
+    if name not in PREPROCESSES:
+        raise UserError(f"{flag} {text}: preprocess={name} (known: {', '.join(PREPROCESSES)})")
+    return name
 
 
 def _positive_int(text: str, key: str, value: str, flag: str) -> int:

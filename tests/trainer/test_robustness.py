@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.classifier import read_preprocess
 from tests.support import REPO, copy_shipped_model
 from tests.synthetic import draw_face, make_dataset
 from trainer.cli import main
@@ -100,7 +101,8 @@ def test_each_corruption_degrades_more_at_each_severity(faces, corruption, measu
 @pytest.fixture(scope="module")
 def benchmark_run(tmp_path_factory):
     """The command on 3 faces per class with the shipped int8 model, and the same file under another name
-    with its labels given on the command line (the --peer syntax) instead of read from its contract."""
+    with its labels and preprocessing given on the command line (the --peer syntax) instead of read from its
+    contract."""
     root = tmp_path_factory.mktemp("robustness")
     data = make_dataset(root / "data", per_class=3, splits=("test",))
     (root / "models").mkdir()
@@ -108,7 +110,8 @@ def benchmark_run(tmp_path_factory):
     shutil.copy(model, root / "models" / "renamed.tflite")
     out = root / "report"
     code = main(["robustness", str(model),
-                 f"{root / 'models' / 'renamed.tflite'}:labels=happy,neutral,sad,surprise", "--data", str(data), "--out", str(out)])
+                 f"{root / 'models' / 'renamed.tflite'}:labels=happy,neutral,sad,surprise,preprocess={read_preprocess(model)}",
+                 "--data", str(data), "--out", str(out)])
     return code, out
 
 
@@ -138,6 +141,7 @@ def test_the_command_writes_table_json_and_png(benchmark_run):
     ("{tmp}/nope.tflite", "model {tmp}/nope.tflite: model file not found"),
     ("{model}:labels=angry,disgust,fear,calm", "no output for class happy, neutral, sad, surprise"),
     ("{model}:range=0-9", "range=0-9 (known: 0-255, 0-1, -1-1)"),
+    ("{model}:preprocess=sharpen", "preprocess=sharpen (known: none, equalize_hist, clahe)"),
     ("{model}:size=64", "model {model}: size=64 but the model's input is 48x48x1"),
 ])
 def test_bad_model_spec_is_one_line_naming_it(spec, expected, tmp_path, capsys):
