@@ -20,8 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
+from common.errors import UserError
 from edge.config import CameraConfig, EdgeConfig
-from edge.errors import UserError
 from edge.pipeline import build_classifier, build_detector, face_crops
 from edge.progress import Progress
 from edge.records import RecordWriter

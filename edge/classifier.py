@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
+from common.errors import UserError
 from edge.preprocess import PREPROCESSES, model_input
 from edge.runtime import load_interpreter
 

@@ -9,11 +9,11 @@ import sys
 
 from pydantic import ValidationError
 
+from common.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
+from common.errors import UserError, exit_on_user_error
 from edge import config as edge_config
 from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
-from edge.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
 from edge.detector import PLANS
-from edge.errors import UserError, exit_on_user_error
 
 
 def build_parser() -> argparse.ArgumentParser:

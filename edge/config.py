@@ -14,7 +14,7 @@ from typing import Annotated, Callable, Literal, Optional
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from edge.configfile import Strict, load_section, resolve_path
+from common.configfile import Strict, load_section, resolve_path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"

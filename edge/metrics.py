@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from common.errors import listen_error
 from edge.config import MetricsConfig
-from edge.errors import listen_error
 from edge.outbox import Outbox
 
 PREFIX = "emotion_edge"

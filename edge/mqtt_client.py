@@ -26,8 +26,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from common.errors import UserError
 from edge.config import MQTT_STRING_BYTES, EdgeConfig, MqttConfig
-from edge.errors import UserError
 from edge.homeassistant import OFFLINE, availability_topic
 
 RECONNECT_MIN_S = 1

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from edge.errors import Unavailable, UserError
+from common.errors import Unavailable, UserError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -18,10 +18,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from common.errors import one_line
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import CameraConfig, EdgeConfig
 from edge.detector import Detection, FaceDetector
-from edge.errors import one_line
 from edge.events import build_event, reason_to_publish
 from edge.metrics import Metrics
 from edge.publishing import EventPublisher

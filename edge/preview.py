@@ -35,9 +35,9 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
+from common.errors import listen_error
 from edge.config import PreviewConfig
 from edge.drawing import FaceMark, draw_marks, marks_for
-from edge.errors import listen_error
 from edge.pipeline import CameraPipeline, FrameResult
 
 log = logging.getLogger(__name__)

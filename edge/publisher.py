@@ -44,9 +44,9 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from edge.config import EdgeConfig, default_state_dir
-from edge.errors import one_line
+from common.errors import one_line
 from edge.classifier import read_labels
+from edge.config import EdgeConfig, default_state_dir
 from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
                                 state_payload, state_topic)
 from edge.metrics import Metrics

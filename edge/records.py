@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Literal, Sequence, TextIO
 
-from edge.errors import UserError
+from common.errors import UserError
 
 FORMATS = ("jsonl", "csv")
 Format = Literal["jsonl", "csv"]

@@ -10,7 +10,7 @@ import ctypes
 import logging
 from pathlib import Path
 
-from edge.errors import Unavailable, UserError
+from common.errors import Unavailable, UserError
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
+from common.errors import UserError, one_line
+from common.media import IMAGE_SUFFIXES
 from edge.config import STREAM_SCHEMES, is_local_path, is_v4l2_device
-from edge.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 5000
 BACKOFF_START_S = 0.5

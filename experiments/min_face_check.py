@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.scores import classification_scores
 from edge.classifier import EmotionClassifier
 from edge.config import BUNDLED_MODEL, EdgeConfig
-from edge.scores import classification_scores
 
 BOX_HEIGHTS = (12, 16, 20, 24, 28, 32, 37)  # 37 px: a box whose crop is the full 48 px
 

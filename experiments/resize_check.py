@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from edge.classifier import EmotionClassifier
-from edge.preprocess import shrink
 from edge.config import BUNDLED_MODEL
+from edge.preprocess import shrink
 
 
 def main(data_dir: Path) -> None:

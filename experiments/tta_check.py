@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.scores import classification_scores  # noqa: E402
+from common.scores import classification_scores  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
 from trainer.runs import load_float  # noqa: E402

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from common.configfile import ConfigError
 from edge import config as edge_config
-from edge.configfile import ConfigError
 from trainer import config as trainer_config
 
 REPO = Path(__file__).resolve().parents[1]

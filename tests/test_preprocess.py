@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from edge.classifier import EmotionClassifier, read_preprocess
-from edge.errors import UserError
 from edge.preprocess import PREPROCESSES, model_input, normalize_contrast
 from tests.support import MODELS
 from trainer.augment import camera_batch

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from common.configfile import absolute, add_config_flag, default_config_path
+from common.errors import exit_on_user_error
 from edge.config import resolve_peer
-from edge.configfile import absolute, add_config_flag, default_config_path
-from edge.errors import exit_on_user_error
 from trainer import config as trainer_config
 
 # tensorflow-model-optimization only supports Keras 2; make every TensorFlow import below use tf-keras.

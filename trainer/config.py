@@ -10,8 +10,8 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from common.configfile import Strict, load_section, resolve_path
 from edge.config import resolve_peer
-from edge.configfile import Strict, load_section, resolve_path
 from edge.preprocess import Preprocess
 
 DEFAULT_CLASSES = ["happy", "neutral", "sad", "surprise"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from edge.errors import UserError
-from edge.sources import IMAGE_SUFFIXES  # one list of image types for both programs
+from common.errors import UserError
+from common.media import IMAGE_SUFFIXES
 
 MANIFEST_FIELDS = ("split", "label", "path", "keep", "reason")
 

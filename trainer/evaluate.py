@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserError
 from edge.classifier import contract_file, read_labels
-from edge.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
 from trainer.metrics import calibration_bins, summarize

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserError
 from edge.classifier import read_labels, read_preprocess
-from edge.errors import UserError
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.dataset import split_files
 from trainer.figures import plot_confusion
 from trainer.metrics import summarize
-from trainer.model_card import write_model_card
 from trainer.model import batch_one, with_flip_average
+from trainer.model_card import write_model_card
 from trainer.pipeline import Split, load_split
 from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
 from trainer.tflite import (INT8_INPUT_DESCRIPTION, edgetpu_shape_problems, predict_tflite, strip_names, tflite_ops,

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edge.scores import classification_scores
+from common.scores import classification_scores
 
 
 def summarize(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:

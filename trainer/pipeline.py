@@ -16,7 +16,7 @@ import tensorflow as tf
 import tf_keras as keras
 from tqdm import tqdm
 
-from edge.errors import UserError
+from common.errors import UserError
 from edge.preprocess import model_input, normalize_contrast
 from trainer.augment import camera_augmentation
 from trainer.config import TrainConfig, TrainerConfig

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.errors import UserError
+from common.scores import classification_scores
 from edge.bench.models import ModelSpec, parse_peer
 from edge.classifier import EmotionClassifier
-from edge.errors import UserError
-from edge.scores import classification_scores
 from trainer.config import TrainerConfig
 from trainer.corruptions import BENCHMARK, Corruption
 from trainer.dataset import split_files

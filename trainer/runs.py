@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from edge.errors import UserError, one_line
+from common.errors import UserError, one_line
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.model import build_model
 from trainer.quantize import quantize_for_training

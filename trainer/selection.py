@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from edge.scores import classification_scores
+from common.scores import classification_scores
 from trainer.config import TrainerConfig
 from trainer.model import unwrapped
 from trainer.pipeline import Split, preprocessed

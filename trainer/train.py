@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tf_keras as keras
 
-from edge.errors import UserError
+from common.errors import UserError
 from trainer.config import TrainerConfig
 from trainer.distill import soft_targets
 from trainer.model import build_model

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from edge.errors import UserError
+from common.errors import UserError
 
 VOTES_FILE = "votes.csv"
 VOTE_COLUMNS = {"happy": "happiness", "sad": "sadness"}  # FER+'s column where it differs from the class name

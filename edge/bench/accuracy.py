@@ -13,10 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import UserError
+from common.media import IMAGE_SUFFIXES
+from common.scores import classification_scores
 from edge.classifier import EmotionClassifier
-from edge.scores import classification_scores
-from edge.errors import UserError
-from edge.sources import IMAGE_SUFFIXES, folder_entries
+from edge.sources import folder_entries
 
 
 def dataset_folder(data: Path, split: str | None) -> Path:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserError
 from edge.bench.speed import percentiles_ms
 from edge.classifier import EmotionClassifier, contract_file, read_labels
 from edge.preprocess import PREPROCESSES
 from edge.config import EdgeConfig
-from edge.errors import UserError
 
 RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
 PEER_KEYS = ("range", "labels", "size", "channels", "preprocess")

@@ -6,11 +6,11 @@ import json
 import tempfile
 from pathlib import Path
 
+from common.errors import UserError
 from edge.bench import accuracy, report, stream
 from edge.bench.models import ModelSpec, compare_speed, parse_peer, shipped_specs
 from edge.bench.speed import measure_pipeline
 from edge.config import EdgeConfig, is_local_path
-from edge.errors import UserError
 from edge.sources import redacted
 
 

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
+from common.errors import Unavailable, UserError
 from edge.config import CameraConfig, EdgeConfig
-from edge.errors import Unavailable, UserError
 from edge.pipeline import STAGES, CameraPipeline, FrameResult
 from edge.publisher import MqttPublisher
 from edge.publishing import DiscardingPublisher

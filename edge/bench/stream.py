@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import UserError
 from edge.classifier import square_crop
 from edge.config import BUNDLED_SAMPLE
 from edge.detector import FaceDetector
-from edge.errors import UserError
 
 FRAME_W, FRAME_H = 640, 480
 SAMPLE_FACE = BUNDLED_SAMPLE / "astronaut_2.jpg"

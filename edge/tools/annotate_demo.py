@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import UserError
 from edge.bench.stream import FRAME_H, FRAME_W, sample_face
-from edge.errors import UserError
 
 # Side of the first face's patch; its detector box is about 60% of it. At 640x480 the full-range detector
 # loses this face below a patch of about 90 px, so it shrinks no further (``--min-face-px 60`` makes its

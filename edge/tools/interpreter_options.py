@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert import interpreter as litert
 
+from common.errors import UserError, exit_on_user_error
 from edge.bench.run import positive_ints
 from edge.bench.speed import percentiles_ms
 from edge.config import BUNDLED_MODEL
-from edge.errors import UserError, exit_on_user_error
 
 RESOLVERS = (litert.OpResolverType.AUTO, litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 

@@ -37,10 +37,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.errors import UserError
 from edge.bench.stream import FRAME_H, FRAME_W, background
 from edge.config import BUNDLED_SAMPLE
 from edge.detector import FaceDetector
-from edge.errors import UserError
 from edge.tracker import iou_xywh
 
 PORTRAIT = BUNDLED_SAMPLE / "astronaut_2.jpg"

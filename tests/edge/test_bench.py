@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.scores import classification_scores as scores
+from common.scores import classification_scores as scores
 from edge.classifier import EmotionClassifier
 from edge.cli import main
 from edge.config import BUNDLED_MODEL

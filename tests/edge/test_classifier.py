@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from edge.classifier import EmotionClassifier, quantize, read_labels, square_crop
 from edge.preprocess import shrink
-from edge.errors import UserError
 from tests.support import LABELS
 
 

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from edge.config import load
-from edge.errors import UserError
 from edge.mqtt_client import build_client, read_password
 from tests.support import SAMPLES, edge_config, run_edge
 

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import Unavailable, UserError
 from edge.config import CameraConfig, EdgeConfig, PreviewConfig, load
 from edge.drawing import EMOTION_COLOURS
-from edge.errors import Unavailable, UserError
 from edge.pipeline import CameraPipeline
 from edge.preview import LiveView
 from edge.tools.annotate_demo import demo_clip

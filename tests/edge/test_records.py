@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from edge.errors import UserError
+from common.errors import UserError
 from edge.records import RecordWriter
 
 COLUMNS = ["file", "face", "emotion", "scores.happy", "scores.sad", "bbox.x", "error"]

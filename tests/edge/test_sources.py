@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from edge.errors import UserError
+from common.errors import UserError
 from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source, redacted
 from tests.support import SAMPLES
 

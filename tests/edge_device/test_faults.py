@@ -398,7 +398,7 @@ def test_a_cut_short_video_says_how_many_frames_are_missing(tmp_path, shipped_mo
 
 def test_a_cut_short_mp4_is_one_line_exit_2(tmp_path):
     """mp4v puts its index at the end: cut, the file cannot be opened at all."""
-    from edge.errors import UserError
+    from common.errors import UserError
     from edge.sources import open_source
 
     whole = damaged_mp4(tmp_path / "whole.mp4", 30)
@@ -572,7 +572,7 @@ def test_a_degenerate_image_is_named_not_an_opencv_assertion(tmp_path, shipped_m
 
 def test_a_password_past_mqtts_limit_is_one_line_not_a_dead_thread(tmp_path):
     from edge.config import MqttConfig
-    from edge.errors import UserError
+    from common.errors import UserError
     from edge.mqtt_client import read_password
 
     password = tmp_path / "password"

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
+from common.errors import UserError
 from edge.config import MetricsConfig
-from edge.errors import UserError
 from edge.metrics import Metrics
 from edge.outbox import Outbox
 from tests.support import free_port

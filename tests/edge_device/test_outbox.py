@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import UserError
+from common.errors import UserError
 from edge.outbox import Outbox
 
 OWNER = "device test-dev at broker 127.0.0.1:1883"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import UserError  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from trainer.config import TrainerConfig  # noqa: E402
 from trainer.figures import plot_training_curves, read_history  # noqa: E402
 from trainer.runs import check_resumable  # noqa: E402

@@ -2,9 +2,9 @@
 
 import json
 
+from tests.support import MODELS
 from trainer.export import EDGETPU_OPS
 from trainer.tflite import edgetpu_shape_problems, tflite_ops
-from tests.support import MODELS
 
 SHIPPED = MODELS / "emotion_int8.tflite"
 

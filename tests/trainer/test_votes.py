@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.errors import UserError
+from common.errors import UserError
 from tests.synthetic import make_dataset
 from trainer.config import TrainerConfig
 from trainer.pipeline import load_split, training_dataset

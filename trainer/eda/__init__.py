@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.errors import UserError
+from common.errors import UserError
 
 from . import figures, report
 from .annotators import label_agreement, read_matches, vote_agreement

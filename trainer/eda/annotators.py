@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from edge.errors import UserError
+from common.errors import UserError
 from trainer.votes import VOTES_FILE, read_votes
 
 if TYPE_CHECKING:  # integrity imports ANNOTATION_FILES from here

@@ -14,8 +14,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from common.media import IMAGE_SUFFIXES
 from trainer.config import SPLITS
-from trainer.dataset import IMAGE_SUFFIXES, Sample
+from trainer.dataset import Sample
 
 from .annotators import ANNOTATION_FILES
 

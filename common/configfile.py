@@ -15,7 +15,7 @@ from typing import Any, Mapping, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
-from edge.errors import UserError
+from common.errors import UserError
 
 SECTIONS = ("trainer", "edge")
 
