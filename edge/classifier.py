@@ -67,8 +67,8 @@ def read_preprocess(model: Path) -> str:
     path = contract_file(model)
     if not path.is_file():
         return "none"
-    contract = read_contract(model)
-    method = contract.get("input", {}).get("preprocess", "none") if isinstance(contract.get("input"), dict) else "none"
+    section = read_contract(model).get("input")
+    method = section.get("preprocess", "none") if isinstance(section, dict) else "none"
     if method not in PREPROCESSES:
         raise UserError(f"{path}: input.preprocess {method!r} is not one of {', '.join(PREPROCESSES)}")
     return method

@@ -19,9 +19,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
-from edge.classifier import read_labels, read_preprocess
+from edge.classifier import read_labels
 from trainer.config import ModelConfig, TrainerConfig
 from trainer.dataset import split_files
+from trainer.evaluate import tflite_candidate
 from trainer.figures import plot_confusion
 from trainer.metrics import summarize
 from trainer.model import batch_one, with_flip_average
@@ -161,11 +162,9 @@ def shipped_scores(shipped: Path, split: Split, settings: TrainerConfig) -> dict
     its preprocess); None when there is no shipped model or it has other classes."""
     if not shipped.is_file():
         return None
-    labels = read_labels(shipped)
-    if sorted(labels) != sorted(settings.classes):
+    if sorted(read_labels(shipped)) != sorted(settings.classes):
         return None
-    probs = predict_tflite(shipped, split.images[..., 0], labels, preprocess=read_preprocess(shipped))
-    return summarize(split.labels, probs[:, [labels.index(c) for c in settings.classes]], settings.classes)
+    return summarize(split.labels, tflite_candidate(shipped, "shipped", split, settings.classes).probs, settings.classes)
 
 
 def guard_shipped(settings: TrainerConfig, candidate: dict, validation: Split, force: bool) -> None:
