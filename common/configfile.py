@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar, get_args
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
@@ -60,7 +61,8 @@ class UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark)
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
             seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -74,8 +76,12 @@ def default_config_path() -> Path | None:
 def add_config_flag(parser: argparse.ArgumentParser, verb: bool = False) -> None:
     """``--config FILE`` on the program (``edge --config F run``) or on a verb (``edge run --config F``):
     the verb's copy has no default, so it never overwrites a file named before the verb."""
-    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS if verb else None,
-                        help="config file (default: ./config.yaml if present)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS if verb else None,
+        help="config file (default: ./config.yaml if present)",
+    )
 
 
 def absolute(value: str | None) -> Path | None:
@@ -155,8 +161,11 @@ def load_section(
         return model.model_validate(raw, context={"base_dir": base_dir})
     except ValidationError as exc:
         blamed = blamed_key(exc)
-        from_flag = any(blamed == key or blamed.startswith(f"{key}.")  # a list's item: bench.threads.0
-                        for key, value in (overrides or {}).items() if value is not None)
+        from_flag = any(
+            blamed == key or blamed.startswith(f"{key}.")  # a list's item: bench.threads.0
+            for key, value in (overrides or {}).items()
+            if value is not None
+        )
         raise ConfigError(describe(exc, section, "command line" if from_flag else source)) from None
 
 

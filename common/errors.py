@@ -23,8 +23,7 @@ def listen_error(key: str, address: str, port: int, exc: OSError) -> UserError:
     may clear (``Unavailable``, exit 69, restarted); a name that does not resolve or a port below 1024 for an
     unprivileged service will not (``UserError``, exit 2)."""
     transient = exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, socket.EAI_AGAIN)  # EAI_AGAIN: DNS not up
-    return (Unavailable if transient else UserError)(
-        f"{key}: cannot serve on {address}:{port} ({exc.strerror or exc})")
+    return (Unavailable if transient else UserError)(f"{key}: cannot serve on {address}:{port} ({exc.strerror or exc})")
 
 
 def one_line(exc: BaseException) -> str:

@@ -3,7 +3,7 @@ on a Pi) and the trainer's evaluation, so both report the same numbers the same 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -41,15 +41,30 @@ from edge.timeline import Timeline, summary_markdown
 
 log = logging.getLogger(__name__)
 
-VIDEO, CSV, TIMELINE, SUMMARY_JSON, SUMMARY_MD = ("annotated.mp4", "faces.csv", "timeline.png", "summary.json",
-                                                  "summary.md")
+VIDEO, CSV, TIMELINE, SUMMARY_JSON, SUMMARY_MD = (
+    "annotated.mp4",
+    "faces.csv",
+    "timeline.png",
+    "summary.json",
+    "summary.md",
+)
 TOO_SMALL_EMOTION = "too_small"
 INTERRUPTED_EXIT = 130
 
 
 def csv_columns(labels: list[str]) -> list[str]:
-    return ["time_s", "frame", "face_id", "x", "y", "w", "h", *(f"scores.{label}" for label in labels),
-            "emotion", "confidence"]
+    return [
+        "time_s",
+        "frame",
+        "face_id",
+        "x",
+        "y",
+        "w",
+        "h",
+        *(f"scores.{label}" for label in labels),
+        "emotion",
+        "confidence",
+    ]
 
 
 def frame_rate(source: Source, folder_fps: float) -> float:
@@ -74,7 +89,9 @@ def make_out_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"{path}: cannot create the output folder (edge.annotate.out_dir: {exc.strerror or exc})") from None
+        raise UserError(
+            f"{path}: cannot create the output folder (edge.annotate.out_dir: {exc.strerror or exc})"
+        ) from None
     return path
 
 
@@ -98,11 +115,17 @@ class Recorder:
         self._write_frame(draw_marks(result.frame.image, marks_for(result, self.labels)))
         time_s = round(index / self.fps, 3)
         for track, scores in zip(result.tracks, result.probabilities):
-            self.records.write({
-                "time_s": time_s, "frame": index, "face_id": track.face_id, **box_fields(track.box),
-                "scores": {label: round(float(s), 4) for label, s in zip(self.labels, scores)},
-                "emotion": self.labels[track.label], "confidence": round(float(track.scores[track.label]), 4),
-            })
+            self.records.write(
+                {
+                    "time_s": time_s,
+                    "frame": index,
+                    "face_id": track.face_id,
+                    **box_fields(track.box),
+                    "scores": {label: round(float(s), 4) for label, s in zip(self.labels, scores)},
+                    "emotion": self.labels[track.label],
+                    "confidence": round(float(track.scores[track.label]), 4),
+                }
+            )
             self.timeline.add(index, track.face_id, track.label, track.scores)
         for box in result.too_small:
             self.records.write({"time_s": time_s, "frame": index, **box_fields(box), "emotion": TOO_SMALL_EMOTION})
@@ -115,10 +138,14 @@ class Recorder:
     def _write_frame(self, image: np.ndarray) -> None:
         if self.video is None:
             self.size = (image.shape[1], image.shape[0])
-            self.video = cv2.VideoWriter(str(self.out / VIDEO), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size)
+            self.video = cv2.VideoWriter(
+                str(self.out / VIDEO), cv2.VideoWriter_fourcc(*self.codec), self.fps, self.size
+            )
             if not self.video.isOpened():
-                raise UserError(f"{self.out / VIDEO}: this OpenCV cannot write {self.codec!r} video "
-                                "(edge.annotate.codec / --codec; mp4v always works)")
+                raise UserError(
+                    f"{self.out / VIDEO}: this OpenCV cannot write {self.codec!r} video "
+                    "(edge.annotate.codec / --codec; mp4v always works)"
+                )
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         self.video.write(image)
@@ -141,8 +168,12 @@ def annotate(config: EdgeConfig, source: str) -> int:
     if not is_local_path(source):
         raise UserError(f"{source}: a live camera or stream never ends; annotate takes a video file or an image folder")
     out = make_out_dir(settings.out_dir)
-    pipeline = CameraPipeline(config, CameraConfig(name="annotate", source=source), DiscardingPublisher(),
-                              min_readable_px=settings.min_face_px)
+    pipeline = CameraPipeline(
+        config,
+        CameraConfig(name="annotate", source=source),
+        DiscardingPublisher(),
+        min_readable_px=settings.min_face_px,
+    )
     fps = frame_rate(pipeline.source, settings.fps)
     recorder = Recorder(out, pipeline.classifier.labels, fps, settings.codec, frame_count(pipeline.source))
     pipeline.observers.append(recorder.add)
@@ -162,16 +193,24 @@ def annotate(config: EdgeConfig, source: str) -> int:
         write_summary(out, source, recorder, pipeline, settings.min_face_px, elapsed)
     except OSError as exc:
         raise UserError(f"{out}: cannot write the summary ({exc.strerror or exc})") from None
-    log.info("%d frames (%.1f s of video) in %.1f s, %.1f fps; %d face(s); written to %s", recorder.frames,
-             recorder.timeline.frames / fps, elapsed, recorder.frames / elapsed, len(recorder.timeline.faces), out)
+    log.info(
+        "%d frames (%.1f s of video) in %.1f s, %.1f fps; %d face(s); written to %s",
+        recorder.frames,
+        recorder.timeline.frames / fps,
+        elapsed,
+        recorder.frames / elapsed,
+        len(recorder.timeline.faces),
+        out,
+    )
     if stop.is_set():
         log.warning("interrupted: the outputs cover the first %d frames only", recorder.frames)
         return INTERRUPTED_EXIT
     return 0
 
 
-def write_summary(out: Path, source: str, recorder: Recorder, pipeline: CameraPipeline, min_face_px: int,
-                  elapsed: float) -> None:
+def write_summary(
+    out: Path, source: str, recorder: Recorder, pipeline: CameraPipeline, min_face_px: int, elapsed: float
+) -> None:
     timeline = recorder.timeline
     summary = {
         "source": source,

@@ -33,14 +33,26 @@ BBOX = ("x", "y", "w", "h")
 
 
 def record_columns(labels: list[str]) -> list[str]:
-    return (["file", "faces", "face", "emotion", "confidence"] + [f"scores.{label}" for label in labels]
-            + [f"bbox.{key}" for key in BBOX] + ["error"])
+    return (
+        ["file", "faces", "face", "emotion", "confidence"]
+        + [f"scores.{label}" for label in labels]
+        + [f"bbox.{key}" for key in BBOX]
+        + ["error"]
+    )
 
 
 def empty_record(name: str, faces: int | None, error: str | None, labels: list[str]) -> dict:
     """Every record has every field, so the JSON lines load into one table as the CSV does."""
-    return {"file": name, "faces": faces, "face": None, "emotion": None, "confidence": None,
-            "scores": dict.fromkeys(labels), "bbox": dict.fromkeys(BBOX), "error": error}
+    return {
+        "file": name,
+        "faces": faces,
+        "face": None,
+        "emotion": None,
+        "confidence": None,
+        "scores": dict.fromkeys(labels),
+        "bbox": dict.fromkeys(BBOX),
+        "error": error,
+    }
 
 
 class PhotoJudge:
@@ -63,15 +75,23 @@ class PhotoJudge:
         if not faces:
             return [empty_record(path.name, 0, None, self.labels)]
         probabilities = self.classifier.classify([crop for _, crop in faces])
-        return [self.face_record(path.name, len(faces), index, box, scores)
-                for index, ((box, _), scores) in enumerate(zip(faces, probabilities))]
+        return [
+            self.face_record(path.name, len(faces), index, box, scores)
+            for index, ((box, _), scores) in enumerate(zip(faces, probabilities))
+        ]
 
     def face_record(self, name: str, count: int, index: int, box: tuple, scores) -> dict:
         best = int(scores.argmax())
-        return {"file": name, "faces": count, "face": index, "emotion": self.labels[best],
-                "confidence": round(float(scores[best]), 4),
-                "scores": {label: round(float(score), 4) for label, score in zip(self.labels, scores)},
-                "bbox": dict(zip(BBOX, (round(v) for v in box))), "error": None}
+        return {
+            "file": name,
+            "faces": count,
+            "face": index,
+            "emotion": self.labels[best],
+            "confidence": round(float(scores[best]), 4),
+            "scores": {label: round(float(score), 4) for label, score in zip(self.labels, scores)},
+            "bbox": dict(zip(BBOX, (round(v) for v in box))),
+            "error": None,
+        }
 
 
 def photo_images(camera: CameraConfig) -> list[Path]:
@@ -89,15 +109,23 @@ def run_batch(config: EdgeConfig, camera: CameraConfig) -> int:
     output = config.batch.output
     counts = {"faces": 0, "without a face": 0, "unreadable": 0}
     bar_wanted = output is not None or not sys.stdout.isatty()  # records on the terminal: no bar between them
-    with RecordWriter.open(output, config.batch.format, record_columns(judge.labels)) as writer, \
-            Progress(len(images), "photos", enabled=bar_wanted) as progress:
+    with (
+        RecordWriter.open(output, config.batch.format, record_columns(judge.labels)) as writer,
+        Progress(len(images), "photos", enabled=bar_wanted) as progress,
+    ):
         for path in images:
             for record in judge.records(path):
                 write(writer, record, output)
                 counts[tally(record)] += 1
             progress.step()
-    log.info("%d image(s): %d face(s), %d without a face, %d unreadable%s", len(images), counts["faces"],
-             counts["without a face"], counts["unreadable"], f"; records in {output}" if output else "")
+    log.info(
+        "%d image(s): %d face(s), %d without a face, %d unreadable%s",
+        len(images),
+        counts["faces"],
+        counts["without a face"],
+        counts["unreadable"],
+        f"; records in {output}" if output else "",
+    )
     return 0
 
 

@@ -46,7 +46,7 @@ def read_contract(model: Path) -> dict:
     except FileNotFoundError:
         raise UserError(f"{labels_file}: labels file not found (it must sit beside the model)") from None
     except (OSError, ValueError) as exc:
-        raise UserError(f"{labels_file}: expected JSON with a \"labels\" list ({exc!r})") from None
+        raise UserError(f'{labels_file}: expected JSON with a "labels" list ({exc!r})') from None
 
 
 def read_labels(model: Path) -> list[str]:
@@ -55,9 +55,9 @@ def read_labels(model: Path) -> list[str]:
     try:
         labels = read_contract(model)["labels"]
     except (KeyError, TypeError) as exc:
-        raise UserError(f"{labels_file}: expected JSON with a \"labels\" list ({exc!r})") from None
+        raise UserError(f'{labels_file}: expected JSON with a "labels" list ({exc!r})') from None
     if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
-        raise UserError(f"{labels_file}: \"labels\" must be a non-empty list of strings")
+        raise UserError(f'{labels_file}: "labels" must be a non-empty list of strings')
     return labels
 
 
@@ -97,9 +97,17 @@ class EmotionClassifier:
     int8, and a second thread costs more than it gains on a model this small.
     """
 
-    def __init__(self, model: Path, threads: int = 1, accelerator: str = "cpu", fallback_to_cpu: bool = False,
-                 *, labels: list[str] | None = None, pixel_range: tuple[float, float] = (0.0, 255.0),
-                 preprocess: str | None = None):
+    def __init__(
+        self,
+        model: Path,
+        threads: int = 1,
+        accelerator: str = "cpu",
+        fallback_to_cpu: bool = False,
+        *,
+        labels: list[str] | None = None,
+        pixel_range: tuple[float, float] = (0.0, 255.0),
+        preprocess: str | None = None,
+    ):
         self.interpreter = load_interpreter(model, threads, accelerator, fallback_to_cpu)
         self.labels = labels or read_labels(model)
         # The contract's contrast normalisation (edge.preprocess), unless the caller states it (a float twin
@@ -114,8 +122,12 @@ class EmotionClassifier:
             raise UserError(f"{model}: input shape {shape} is not an image batch (1, height, width, 1 or 3 channels)")
         _, self.height, self.width, self.channels = shape
         # The contract's int8 input (uint8, scale 1, zero point 0, one channel) takes the resized crop as it is.
-        self._raw_pixels = (self._input["dtype"] == np.uint8 and tuple(self._input["quantization"]) == (1.0, 0)
-                            and pixel_range == (0.0, 255.0) and self.channels == 1)
+        self._raw_pixels = (
+            self._input["dtype"] == np.uint8
+            and tuple(self._input["quantization"]) == (1.0, 0)
+            and pixel_range == (0.0, 255.0)
+            and self.channels == 1
+        )
         classes = int(self._output["shape"][-1])
         if classes != len(self.labels):
             raise UserError(f"{model}: the model has {classes} outputs but its labels file lists {len(self.labels)}")

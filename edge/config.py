@@ -9,8 +9,9 @@ import ipaddress
 import os
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -85,7 +86,7 @@ class DetectorConfig(Strict):
 
     model: Literal["multiscale", "full", "short", "skip"] = "multiscale"
     small_faces: bool = False
-    score_threshold: Optional[float] = Field(None, gt=0, lt=1)  # None: each pass's measured threshold
+    score_threshold: float | None = Field(None, gt=0, lt=1)  # None: each pass's measured threshold
     nms_iou: float = Field(0.3, gt=0, lt=1)
     min_face_px: int = Field(20, ge=1)
 
@@ -100,9 +101,9 @@ class TrackingConfig(Strict):
 
 
 class TlsConfig(Strict):
-    ca_file: Optional[Path] = None
-    cert_file: Optional[Path] = None
-    key_file: Optional[Path] = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
     insecure: bool = False
 
     _resolve = field_validator("ca_file", "cert_file", "key_file")(resolve_path)
@@ -126,14 +127,16 @@ class MqttConfig(Strict):
     host: str = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     protocol: Annotated[Literal["5", "3.1.1"], BeforeValidator(index_as_text)] = "5"
-    client_id: Optional[str] = None
-    username: Optional[str] = None
-    password_file: Optional[Path] = None
-    password_env: Optional[str] = None
-    tls: Optional[TlsConfig] = None
+    client_id: str | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    tls: TlsConfig | None = None
     topic_prefix: str = Field("emotion", pattern=r"^[A-Za-z0-9_/-]+$")
     qos: Literal[0, 1, 2] = 1
-    keepalive_s: int = Field(30, ge=5, le=65535)  # a 16-bit field in CONNECT; also how long a silent broker takes to give up on
+    keepalive_s: int = Field(
+        30, ge=5, le=65535
+    )  # a 16-bit field in CONNECT; also how long a silent broker takes to give up on
 
     _resolve = field_validator("password_file")(resolve_path)
     _mqtt_strings = field_validator("client_id", "username")(mqtt_string)
@@ -143,8 +146,10 @@ class MqttConfig(Strict):
     def _tls_given_empty(cls, tls: object) -> object:
         """A bare ``tls:`` reads as null, which would mean no TLS at all and the password sent in clear."""
         if tls is None:
-            raise ValueError("empty: give its keys (ca_file: ...), or {} for TLS with the system's CAs; "
-                             "leave the key out for plain MQTT")
+            raise ValueError(
+                "empty: give its keys (ca_file: ...), or {} for TLS with the system's CAs; "
+                "leave the key out for plain MQTT"
+            )
         return tls
 
     @field_validator("host")
@@ -162,7 +167,7 @@ class MqttConfig(Strict):
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @model_validator(mode="after")
-    def _password_needs_username(self) -> "MqttConfig":
+    def _password_needs_username(self) -> MqttConfig:
         """A password without a username would be silently dropped and the connection made anonymously."""
         if self.username is None and (self.password_file is not None or self.password_env is not None):
             raise ValueError("password_file / password_env need a username")
@@ -176,7 +181,7 @@ class BatchConfig(Strict):
     or CSV, to ``output`` (stdout when not given)."""
 
     format: Literal["jsonl", "csv"] = "jsonl"
-    output: Optional[Path] = None
+    output: Path | None = None
 
     _resolve = field_validator("output")(resolve_path)
 
@@ -184,7 +189,7 @@ class BatchConfig(Strict):
 class EventsConfig(Strict):
     """When to publish: on appearance and on a change of the smoothed emotion, plus an optional heartbeat."""
 
-    heartbeat_s: Optional[float] = Field(None, gt=0)
+    heartbeat_s: float | None = Field(None, gt=0)
     snapshots: bool = False
     stats_interval_s: float = Field(10.0, gt=0)
 
@@ -211,9 +216,9 @@ class OutboxConfig(Strict):
     default file is one per device and broker (``outbox-<device>-<host>-<port>.db`` in the state folder),
     so one run's leftovers never go to another run's broker."""
 
-    path: Optional[Path] = None  # None: the default file for this device and broker (EdgeConfig fills it in)
+    path: Path | None = None  # None: the default file for this device and broker (EdgeConfig fills it in)
     max_messages: int = Field(10_000, ge=1)
-    drain_timeout_s: Optional[float] = Field(None, gt=0)
+    drain_timeout_s: float | None = Field(None, gt=0)
 
     _resolve = field_validator("path")(resolve_path)
 
@@ -228,8 +233,10 @@ class HomeAssistantConfig(Strict):
 class MetricsConfig(Strict):
     """Prometheus ``/metrics`` endpoint; off unless a port is given."""
 
-    port: Optional[int] = Field(None, ge=1, le=65535)
-    address: str = "127.0.0.1"  # this device only, like every listener; 0.0.0.0 (or the LAN address) for a scraper elsewhere
+    port: int | None = Field(None, ge=1, le=65535)
+    address: str = (
+        "127.0.0.1"  # this device only, like every listener; 0.0.0.0 (or the LAN address) for a scraper elsewhere
+    )
 
 
 class PreviewConfig(Strict):
@@ -278,15 +285,15 @@ class BenchConfig(Strict):
     given on the command line wins; files, folders and whether the source ends are checked when the bench
     starts (edge.bench.run), not here, so a bench setting can never stop ``edge run``."""
 
-    source: Optional[SourceUri] = None  # None: generated clips of the sample face
+    source: SourceUri | None = None  # None: generated clips of the sample face
     frames: int = Field(300, ge=1)
     faces: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4], min_length=1)
     threads: list[Annotated[int, Field(ge=1, le=64)]] = Field(default_factory=lambda: [1, 2], min_length=1)
     repeats: int = Field(300, ge=1)
     peers: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # PATH[:key=value,...]
-    data: Optional[Path] = None
-    split: Optional[str] = Field(None, min_length=1)
-    json_file: Optional[Path] = Field(None, alias="json")  # "json" itself would shadow BaseModel.json
+    data: Path | None = None
+    split: str | None = Field(None, min_length=1)
+    json_file: Path | None = Field(None, alias="json")  # "json" itself would shadow BaseModel.json
     mqtt: bool = False
     event_every_frame: bool = False
 
@@ -301,7 +308,7 @@ class BenchConfig(Strict):
 
     @field_validator("split")
     @classmethod
-    def _split_needs_data(cls, split: Optional[str], info: ValidationInfo) -> Optional[str]:
+    def _split_needs_data(cls, split: str | None, info: ValidationInfo) -> str | None:
         if split is not None and info.data.get("data") is None:
             raise ValueError("needs data, the dataset folder it is in (--data)")
         return split
@@ -310,12 +317,16 @@ class BenchConfig(Strict):
 class EdgeConfig(Strict):
     device: TopicName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "edge")
     accelerator: Literal["cpu", "edgetpu"] = "cpu"
-    output: Literal["mqtt", "stdout"] = Field("mqtt", description="where events go; stdout prints JSON lines (--stdout)")
+    output: Literal["mqtt", "stdout"] = Field(
+        "mqtt", description="where events go; stdout prints JSON lines (--stdout)"
+    )
     edgetpu_fallback_to_cpu: bool = False
     model: Path = BUNDLED_MODEL
     crop_margin: float = Field(0.15, ge=0, le=1)  # the face box grows by this fraction of its size per side
     threads: int = Field(1, ge=1, le=64)
-    cameras: list[CameraConfig] = Field(default_factory=lambda: [CameraConfig(name="sample", source=str(BUNDLED_SAMPLE))])
+    cameras: list[CameraConfig] = Field(
+        default_factory=lambda: [CameraConfig(name="sample", source=str(BUNDLED_SAMPLE))]
+    )
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
@@ -339,14 +350,14 @@ class EdgeConfig(Strict):
         return f"device {self.device} at broker {self.mqtt.address}"
 
     @model_validator(mode="after")
-    def _outbox_per_device_and_broker(self) -> "EdgeConfig":
+    def _outbox_per_device_and_broker(self) -> EdgeConfig:
         if self.outbox.path is None:
             name = f"outbox-{self.device}-{file_name_part(self.mqtt.host)}-{self.mqtt.port}.db"
             self.outbox.path = default_state_dir() / name
         return self
 
     @model_validator(mode="after")
-    def _unique_camera_names(self) -> "EdgeConfig":
+    def _unique_camera_names(self) -> EdgeConfig:
         names = [camera.name for camera in self.cameras]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

@@ -64,8 +64,11 @@ class Watchdog:
         stuck = [p.camera.name for p in self.pipelines if p.stuck_s() > 2 * self.interval]
         if stuck:
             if not self._withheld:
-                log.error("%s: one frame has taken over %g s; no more watchdog pings, so systemd restarts us",
-                          ", ".join(stuck), 2 * self.interval)
+                log.error(
+                    "%s: one frame has taken over %g s; no more watchdog pings, so systemd restarts us",
+                    ", ".join(stuck),
+                    2 * self.interval,
+                )
             self._withheld = True
             return
         systemd.watchdog()
@@ -107,8 +110,10 @@ def exit_status(pipelines, publisher, delivered: bool, asked_to_stop: bool) -> i
         log.error("stopped after a failure (%s); exit 1 so that systemd restarts the service", "; ".join(failed))
         return 1
     if publisher.refused and not asked_to_stop:
-        log.error("%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
-                  publisher.refused)
+        log.error(
+            "%d message(s) were refused by the MQTT broker, not delivered; they stay in the outbox (exit 1)",
+            publisher.refused,
+        )
         return 1
     return 0 if delivered else 1
 
@@ -119,8 +124,9 @@ def failures(pipelines, publisher) -> list[str]:
     return failed + ([f"mqtt: {publisher.error}"] if publisher.error else [])
 
 
-def supervise(threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float,
-              watchdog: Watchdog) -> None:
+def supervise(
+    threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float, watchdog: Watchdog
+) -> None:
     """Until stopped, every source has ended or the publisher has failed: publish each camera's stats every
     ``stats_interval_s``. (A camera that fails sets ``stop`` itself.)"""
     next_stats = time.monotonic() + stats_interval_s

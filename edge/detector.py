@@ -20,9 +20,9 @@ Input is RGB scaled to [-1, 1]; box offsets are in input pixels relative to the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -112,8 +112,13 @@ class Letterbox:
     def apply(self, frame_bgr: np.ndarray) -> np.ndarray:
         resized = cv2.resize(frame_bgr, self.resized, interpolation=cv2.INTER_AREA)
         return cv2.copyMakeBorder(
-            resized, self.pad_y, self.size - self.resized[1] - self.pad_y,
-            self.pad_x, self.size - self.resized[0] - self.pad_x, cv2.BORDER_CONSTANT, value=0,
+            resized,
+            self.pad_y,
+            self.size - self.resized[1] - self.pad_y,
+            self.pad_x,
+            self.size - self.resized[0] - self.pad_x,
+            cv2.BORDER_CONSTANT,
+            value=0,
         )
 
     def to_source(self, boxes_xyxy: np.ndarray) -> np.ndarray:
@@ -206,8 +211,10 @@ class Pass:
     regions: Callable[[int, int], tuple[Region, ...]]
 
     def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
-                for x, y, w, h in self.regions(*frame_bgr.shape[:2])]
+        return [
+            self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
+            for x, y, w, h in self.regions(*frame_bgr.shape[:2])
+        ]
 
 
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
@@ -246,8 +253,15 @@ class FaceDetector:
     ``score_threshold`` None uses each pass's measured threshold (``MIN_SCORE``); a number overrides all.
     """
 
-    def __init__(self, model: str = "multiscale", score_threshold: float | None = None, nms_iou: float = 0.3,
-                 min_face_px: int = 20, threads: int = 1, small_faces: bool = False):
+    def __init__(
+        self,
+        model: str = "multiscale",
+        score_threshold: float | None = None,
+        nms_iou: float = 0.3,
+        min_face_px: int = 20,
+        threads: int = 1,
+        small_faces: bool = False,
+    ):
         if model not in PLANS:
             raise ValueError(f"detector {model!r}: not one of {', '.join(PLANS)}")
         self.model = model
@@ -264,8 +278,9 @@ class FaceDetector:
 
         def stages(plan) -> list[list[Pass]]:
             """The first stage gets the extra passes; a later one runs only if the ones before found nothing."""
-            return [[build(*step) for step in stage + (extra if index == 0 else ())]
-                    for index, stage in enumerate(plan)]
+            return [
+                [build(*step) for step in stage + (extra if index == 0 else ())] for index, stage in enumerate(plan)
+            ]
 
         photo, stream = PLANS[model]
         self.photo_stages = stages(photo)

@@ -41,16 +41,24 @@ class FaceMark:
 
 def label_colours(labels: list[str]) -> list[tuple[int, int, int]]:
     """The RGB colour of each class, in label order."""
-    return [EMOTION_COLOURS.get(label, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
-            for index, label in enumerate(labels)]
+    return [
+        EMOTION_COLOURS.get(label, FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
+        for index, label in enumerate(labels)
+    ]
 
 
 def marks_for(result: FrameResult, labels: list[str]) -> list[FaceMark]:
     """One mark per face: ``#id emotion confidence`` in the smoothed emotion's colour, and the faces too
     small to classify in gray."""
     colours = label_colours(labels)
-    marks = [FaceMark(tuple(track.box), f"#{track.face_id} {labels[track.label]} {track.scores[track.label]:.2f}",
-                      colours[track.label]) for track in result.tracks]
+    marks = [
+        FaceMark(
+            tuple(track.box),
+            f"#{track.face_id} {labels[track.label]} {track.scores[track.label]:.2f}",
+            colours[track.label],
+        )
+        for track in result.tracks
+    ]
     return marks + [FaceMark(tuple(box), TOO_SMALL, TOO_SMALL_COLOUR) for box in result.too_small]
 
 
@@ -70,8 +78,16 @@ def draw_marks(image: np.ndarray, marks: list[FaceMark]) -> np.ndarray:
         top = y - chip_h if y - chip_h >= 0 else y + thickness
         left = min(max(x - thickness // 2, 0), max(image.shape[1] - text_w - 2 * pad, 0))
         cv2.rectangle(image, (left, top), (left + text_w + 2 * pad, top + chip_h), bgr, cv2.FILLED)
-        cv2.putText(image, mark.text, (left + pad, top + pad + text_h), FONT, font_scale, text_colour(mark.colour),
-                    font_weight, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            mark.text,
+            (left + pad, top + pad + text_h),
+            FONT,
+            font_scale,
+            text_colour(mark.colour),
+            font_weight,
+            cv2.LINE_AA,
+        )
     return image
 
 

@@ -44,8 +44,9 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def build_event(device: str, camera: str, frame: int, track: Track, labels: list[str], reason: str,
-                crop: np.ndarray | None = None) -> dict:
+def build_event(
+    device: str, camera: str, frame: int, track: Track, labels: list[str], reason: str, crop: np.ndarray | None = None
+) -> dict:
     """The event payload; ``crop`` is attached as a JPEG only when the caller passes one (snapshots on)."""
     event = {
         "ts": utc_now_iso(),

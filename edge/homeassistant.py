@@ -23,8 +23,9 @@ automations); without it the sensor is plain text.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from importlib import metadata
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from edge.config import EdgeConfig
 

@@ -35,11 +35,17 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._server = None
         self.frames = self._counter("frames", "Frames processed", "camera")
-        self.dropped_frames = self._counter("dropped_frames", "Frames skipped because the pipeline was behind", "camera")
+        self.dropped_frames = self._counter(
+            "dropped_frames", "Frames skipped because the pipeline was behind", "camera"
+        )
         self.events = self._counter("events", "Emotion events published", "camera")
         self.reconnects = self._counter("mqtt_reconnects", "Connections to the MQTT broker re-established")
-        self.connect_failures = self._counter("mqtt_connect_failures", "Attempts to connect to the MQTT broker that failed")
-        self.refused = self._counter("mqtt_refused", "MQTT messages the broker refused (MQTT 5 reason code), kept in the outbox")
+        self.connect_failures = self._counter(
+            "mqtt_connect_failures", "Attempts to connect to the MQTT broker that failed"
+        )
+        self.refused = self._counter(
+            "mqtt_refused", "MQTT messages the broker refused (MQTT 5 reason code), kept in the outbox"
+        )
         self.mqtt_connected = self._gauge("mqtt_connected", "1 while connected to the MQTT broker, else 0")
         self.fps = self._gauge("fps", "Frames per second over the last stats interval", "camera")
         self.faces = self._gauge("faces", "Faces in view", "camera")
@@ -47,8 +53,11 @@ class Metrics:
         self.outbox_depth = self._gauge("outbox_depth", "MQTT messages waiting for the broker's acknowledgement")
         self.outbox_dropped = self._gauge("outbox_dropped", "MQTT messages dropped because the outbox was full, ever")
         self.latency = Histogram(
-            f"{PREFIX}_latency_seconds", "Time spent per frame in each stage", ["stage"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            f"{PREFIX}_latency_seconds",
+            "Time spent per frame in each stage",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:

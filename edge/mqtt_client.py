@@ -20,7 +20,7 @@ import os
 import ssl
 import struct
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -84,8 +84,10 @@ def _password(config: MqttConfig) -> str | None:
         except (OSError, IndexError) as exc:
             raise UserError(f"{config.password_file}: cannot read the MQTT password ({exc})") from None
         except UnicodeDecodeError as exc:  # the message names the byte, never the password
-            raise UserError(f"{config.password_file}: the MQTT password file is not UTF-8 text "
-                            f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+            raise UserError(
+                f"{config.password_file}: the MQTT password file is not UTF-8 text "
+                f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+            ) from None
     if config.password_env is not None:
         if config.password_env not in os.environ:
             raise UserError(f"edge.mqtt.password_env: environment variable {config.password_env} is not set")
@@ -100,15 +102,18 @@ def client_id(config: EdgeConfig) -> str:
 def build_client(config: EdgeConfig) -> Client:
     """A configured, not yet connected client: protocol, credentials, TLS, last will, reconnect backoff."""
     settings = config.mqtt
-    client = Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id(config),
-                    protocol=PROTOCOLS[settings.protocol])
+    client = Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id(config), protocol=PROTOCOLS[settings.protocol]
+    )
     if settings.username is not None:
         client.username_pw_set(settings.username, read_password(settings))
     if settings.tls is not None:
         try:
             client.tls_set(
-                ca_certs=_path(settings.tls.ca_file), certfile=_path(settings.tls.cert_file),
-                keyfile=_path(settings.tls.key_file), cert_reqs=ssl.CERT_REQUIRED,
+                ca_certs=_path(settings.tls.ca_file),
+                certfile=_path(settings.tls.cert_file),
+                keyfile=_path(settings.tls.key_file),
+                cert_reqs=ssl.CERT_REQUIRED,
             )
         except (OSError, ssl.SSLError) as exc:
             raise UserError(f"edge.mqtt.tls: cannot load the certificates ({exc})") from None

@@ -32,10 +32,10 @@ from __future__ import annotations
 import errno
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from common.errors import Unavailable, UserError
 
@@ -131,7 +131,9 @@ class Outbox:
             raise OutboxError(
                 f"{self.path}: holds {self._depth} message(s) for {row[0]}, not for {owner}; they are never sent "
                 "to another device's or broker's session: give this run its own edge.outbox.path (or restore "
-                "the settings they were stored with, so they go out)", lasting=True)
+                "the settings they were stored with, so they go out)",
+                lasting=True,
+            )
         with self._write():
             self._db.execute("INSERT OR REPLACE INTO settings (name, value) VALUES ('owner', ?)", (owner,))
 
@@ -141,8 +143,9 @@ class Outbox:
         try:
             yield
         except (sqlite3.Error, OSError) as exc:
-            raise OutboxError(f"{self.path}: cannot {action} the outbox database ({exc}); check edge.outbox.path",
-                              is_lasting(exc)) from None
+            raise OutboxError(
+                f"{self.path}: cannot {action} the outbox database ({exc}); check edge.outbox.path", is_lasting(exc)
+            ) from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -166,7 +169,9 @@ class Outbox:
                     (topic, bytes(payload), qos, int(retain)),
                 ).lastrowid
                 excess = self._depth + 1 - self.max_messages
-                dropped = [row[0] for row in db.execute("SELECT id FROM messages ORDER BY id LIMIT ?", (max(excess, 0),))]
+                dropped = [
+                    row[0] for row in db.execute("SELECT id FROM messages ORDER BY id LIMIT ?", (max(excess, 0),))
+                ]
                 if dropped:
                     db.execute("DELETE FROM messages WHERE id <= ?", (dropped[-1],))
                     db.execute("UPDATE counters SET value = value + ? WHERE name = 'dropped'", (len(dropped),))
@@ -217,7 +222,7 @@ class Outbox:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc_info) -> None:

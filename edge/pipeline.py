@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -55,7 +55,11 @@ class Stats:
         and average latencies, since the last window of a finished source is empty."""
         now = time.monotonic()
         if final:
-            frames, elapsed, seconds = self.frames, (self.last_frame_at or now) - self.run_started, self.run_stage_seconds
+            frames, elapsed, seconds = (
+                self.frames,
+                (self.last_frame_at or now) - self.run_started,
+                self.run_stage_seconds,
+            )
         else:
             frames, elapsed, seconds = self.window_frames, now - self.window_started, self.stage_seconds
         payload = {
@@ -110,8 +114,14 @@ def face_crops(image_bgr, detections: list[Detection], margin: float) -> list[tu
 
 def build_detector(config: EdgeConfig) -> FaceDetector:
     settings = config.detector
-    return FaceDetector(settings.model, settings.score_threshold, settings.nms_iou, settings.min_face_px,
-                        config.threads, settings.small_faces)
+    return FaceDetector(
+        settings.model,
+        settings.score_threshold,
+        settings.nms_iou,
+        settings.min_face_px,
+        config.threads,
+        settings.small_faces,
+    )
 
 
 def build_classifier(config: EdgeConfig) -> EmotionClassifier:
@@ -119,8 +129,14 @@ def build_classifier(config: EdgeConfig) -> EmotionClassifier:
 
 
 class CameraPipeline:
-    def __init__(self, config: EdgeConfig, camera: CameraConfig, publisher: EventPublisher, metrics: Metrics | None = None,
-                 min_readable_px: int = 0):
+    def __init__(
+        self,
+        config: EdgeConfig,
+        camera: CameraConfig,
+        publisher: EventPublisher,
+        metrics: Metrics | None = None,
+        min_readable_px: int = 0,
+    ):
         """``min_readable_px``: faces whose box is shorter are not classified, only reported to observers as
         too small (``edge annotate``); the daemon passes 0 and classifies every face the detector keeps."""
         self.config = config
@@ -130,8 +146,9 @@ class CameraPipeline:
         self.detector = build_detector(config)
         self.classifier = build_classifier(config)
         tracking = config.tracking
-        self.tracker = Tracker(tracking.iou_threshold, tracking.max_missed_frames, tracking.ema_alpha,
-                               tracking.hysteresis)
+        self.tracker = Tracker(
+            tracking.iou_threshold, tracking.max_missed_frames, tracking.ema_alpha, tracking.hysteresis
+        )
         self.source = open_source(camera.source)
         self.stats = Stats()
         self._stats_lock = threading.Lock()
@@ -156,8 +173,13 @@ class CameraPipeline:
             stop.set()
         finally:
             self.source.close()
-        log.info("%s: done, %d frames, %d events, %d skipped", self.camera.name, self.stats.frames,
-                 self.stats.events, self.source.skipped + self.stats.skipped)
+        log.info(
+            "%s: done, %d frames, %d events, %d skipped",
+            self.camera.name,
+            self.stats.frames,
+            self.stats.events,
+            self.source.skipped + self.stats.skipped,
+        )
 
     def process_or_skip(self, frame: Frame) -> None:
         """A frame OpenCV cannot work on (odd size, broken decode) is counted and logged, never fatal."""
@@ -175,9 +197,13 @@ class CameraPipeline:
     def _check_size(self, frame: Frame) -> None:
         """A 1x8000 image would only fail deep in OpenCV's resize, with an assertion's text: say what it is."""
         height, width = frame.image.shape[:2]
-        if min(height, width) < self.config.detector.min_face_px or max(height, width) > MAX_ASPECT * min(height, width):
-            raise cv2.error(f"image too small/degenerate: {width}x{height} px (a face needs edge.detector.min_face_px, "
-                            f"{self.config.detector.min_face_px} px, and a side at most {MAX_ASPECT}x the other)")
+        if min(height, width) < self.config.detector.min_face_px or max(height, width) > MAX_ASPECT * min(
+            height, width
+        ):
+            raise cv2.error(
+                f"image too small/degenerate: {width}x{height} px (a face needs edge.detector.min_face_px, "
+                f"{self.config.detector.min_face_px} px, and a side at most {MAX_ASPECT}x the other)"
+            )
 
     def stuck_s(self) -> float:
         """How long the frame in hand has been processing: a wedged inference (a hung Edge TPU) grows it
@@ -200,16 +226,22 @@ class CameraPipeline:
         started = time.perf_counter()
         tracks = self.tracker.update([box for box, _ in faces], probabilities)
         now = time.monotonic()
-        due = [(track, crop, reason) for track, (_, crop) in zip(tracks, faces)
-               if (reason := reason_to_publish(track, now, self.config.events.heartbeat_s))]
+        due = [
+            (track, crop, reason)
+            for track, (_, crop) in zip(tracks, faces)
+            if (reason := reason_to_publish(track, now, self.config.events.heartbeat_s))
+        ]
         timings["track"] = _lap(started)
 
         started = time.perf_counter()
         events = []
         for track, crop, reason in due:
             snapshot = crop if self.config.events.snapshots else None
-            events.append(build_event(
-                self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot))
+            events.append(
+                build_event(
+                    self.config.device, self.camera.name, frame.index, track, self.classifier.labels, reason, snapshot
+                )
+            )
             self.publisher.event(self.camera.name, events[-1])
             track.last_event_at = now
         self._publish_state(tracks)

@@ -78,8 +78,9 @@ class CameraView:
         """The pipeline's observer (its thread): keeps the events, and the frame only while watched."""
         if result.events:
             with self._lock:
-                self.events.extend({key: value for key, value in event.items() if key != "snapshot"}
-                                   for event in result.events)
+                self.events.extend(
+                    {key: value for key, value in event.items() if key != "snapshot"} for event in result.events
+                )
         if time.monotonic() >= self._watched_until:
             return
         marks = marks_for(result, self.labels)
@@ -127,8 +128,11 @@ class LiveView:
     def start(self) -> None:
         address, port = self.config.address, self.config.port
         if not is_loopback(address):
-            log.warning("edge.preview.address %s: the live view, which shows faces, is reachable from other "
-                        "machines; use 127.0.0.1 (and an SSH tunnel) unless that is what you want", address)
+            log.warning(
+                "edge.preview.address %s: the live view, which shows faces, is reachable from other "
+                "machines; use 127.0.0.1 (and an SSH tunnel) unless that is what you want",
+                address,
+            )
         try:
             self.server = PreviewServer((address, port), handler_for(self))
         except OSError as exc:
@@ -218,8 +222,11 @@ class PreviewHandler(BaseHTTPRequestHandler):
                 if frame is None:
                     continue
                 sequence, data = frame
-                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
-                                 .encode() + data + b"\r\n")
+                self.wfile.write(
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                    + data
+                    + b"\r\n"
+                )
                 self.wfile.flush()
                 closing.wait(max(0.0, interval - (time.monotonic() - started)))
         except (BrokenPipeError, ConnectionResetError):

@@ -48,8 +48,10 @@ class Progress:
         else:
             filled = WIDTH * min(self.done, self.total) // self.total
             left = max(self.total - self.done, 0) / rate if rate > 0 else 0.0
-            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
-                              f"{self.done}/{self.total} {clock(left)} left {rate:.1f}/s")
+            self.stream.write(
+                f"\r{self.label} [{'#' * filled}{'.' * (WIDTH - filled)}] "
+                f"{self.done}/{self.total} {clock(left)} left {rate:.1f}/s"
+            )
         self.stream.flush()
         self._drawn_at = now
 
@@ -59,7 +61,7 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -47,11 +47,17 @@ import paho.mqtt.client as mqtt
 from common.errors import one_line
 from edge.classifier import read_labels
 from edge.config import EdgeConfig, default_state_dir
-from edge.homeassistant import (OFFLINE, ONLINE, DiscoveryMessage, availability_topic, discovery_messages,
-                                state_payload, state_topic)
+from edge.homeassistant import (
+    OFFLINE,
+    ONLINE,
+    DiscoveryMessage,
+    availability_topic,
+    discovery_messages,
+    state_payload,
+    state_topic,
+)
 from edge.metrics import Metrics
-from edge.mqtt_client import (RECONNECT_MAX_S, RECONNECT_MIN_S, SESSION_TAKEN_OVER, build_client, client_id,
-                              retry_delay)
+from edge.mqtt_client import RECONNECT_MAX_S, RECONNECT_MIN_S, SESSION_TAKEN_OVER, build_client, client_id, retry_delay
 from edge.outbox import Message, Outbox, OutboxError, stored_count
 
 log = logging.getLogger(__name__)
@@ -149,7 +155,9 @@ class MqttPublisher:
         """Connect in the background: a broker that is down does not block or kill the daemon."""
         self.client.connect_async(self.config.mqtt.host, self.config.mqtt.port, self.config.mqtt.keepalive_s)
         if self.outbox.depth:
-            log.info("outbox %s: %d message(s) from before the restart go out first", self.outbox.path, self.outbox.depth)
+            log.info(
+                "outbox %s: %d message(s) from before the restart go out first", self.outbox.path, self.outbox.depth
+            )
         self._mention_shared_outbox()
         log.info("MQTT broker %s: connecting (MQTT %s)", self._address, self.config.mqtt.protocol)
         self._sender.start()
@@ -161,8 +169,14 @@ class MqttPublisher:
         shared = default_state_dir() / "outbox.db"
         left = stored_count(shared) if shared != self.outbox.path else 0
         if left:
-            log.warning("%s: %d message(s) stored by an earlier version for a broker it did not record; not sent. "
-                        "To send them to %s, run once with edge.outbox.path: %s", shared, left, self._address, shared)
+            log.warning(
+                "%s: %d message(s) stored by an earlier version for a broker it did not record; not sent. "
+                "To send them to %s, run once with edge.outbox.path: %s",
+                shared,
+                left,
+                self._address,
+                shared,
+            )
 
     def event(self, camera: str, event: dict) -> None:
         self._send(self._camera_topic(camera, "event"), json.dumps(event))
@@ -185,8 +199,10 @@ class MqttPublisher:
         """True once the broker has answered every stored message (acknowledged it, or refused it: see
         ``refused``); False on timeout or failure."""
         with self._wake:
-            return self._wake.wait_for(lambda: self._nothing_to_send() or self.error is not None, timeout) \
+            return (
+                self._wake.wait_for(lambda: self._nothing_to_send() or self.error is not None, timeout)
                 and self.error is None
+            )
 
     def _nothing_to_send(self) -> bool:
         return self.outbox.depth == self.outbox.refused
@@ -218,8 +234,12 @@ class MqttPublisher:
         self.client.loop_stop()
         if self.outbox.depth:
             refused = f", {self.outbox.refused} of them refused by the broker" if self.outbox.refused else ""
-            log.warning("outbox %s: %d message(s) not acknowledged%s; they go out on the next start",
-                        self.outbox.path, self.outbox.depth, refused)
+            log.warning(
+                "outbox %s: %d message(s) not acknowledged%s; they go out on the next start",
+                self.outbox.path,
+                self.outbox.depth,
+                refused,
+            )
         self.outbox.close()
 
     def _camera_topic(self, camera: str, kind: str) -> str:
@@ -249,9 +269,12 @@ class MqttPublisher:
         try:
             self._send_until_closed()
         except OutboxError as exc:
-            self._fail(exc, "the outbox cannot record what the broker acknowledged, so nothing more is sent (the "
-                            "backlog would only go out again and again); what was delivered meanwhile is sent once "
-                            "more after the restart")
+            self._fail(
+                exc,
+                "the outbox cannot record what the broker acknowledged, so nothing more is sent (the "
+                "backlog would only go out again and again); what was delivered meanwhile is sent once "
+                "more after the restart",
+            )
         except Exception as exc:  # noqa: BLE001 - the thread's last stop: report it, never die silently
             self._fail(exc)
 
@@ -301,9 +324,15 @@ class MqttPublisher:
         if message.topic not in self._refused_topics:
             self._refused_topics.add(message.topic)
             user = self.config.mqtt.username or "anonymous"
-            log.error("MQTT broker %s refused a message on %s (%s); it stays in the outbox and is tried again on "
-                      "the next start: check the broker's ACL for user %s against edge.mqtt.topic_prefix and "
-                      "edge.device", self._address, message.topic, reason, user)
+            log.error(
+                "MQTT broker %s refused a message on %s (%s); it stays in the outbox and is tried again on "
+                "the next start: check the broker's ACL for user %s against edge.mqtt.topic_prefix and "
+                "edge.device",
+                self._address,
+                message.topic,
+                reason,
+                user,
+            )
 
     def _fail(self, exc: Exception | str, why: str | None = None) -> None:
         """Publishing cannot go on (the outbox's disk is full or gone, paho's thread died, from whichever thread
@@ -375,8 +404,10 @@ class MqttPublisher:
         tls = ", or a TLS port (then set edge.mqtt.tls)" if settings.tls is None else ""
         if reason_code == KEEPALIVE_TIMEOUT:
             return f"no answer to CONNECT within edge.mqtt.keepalive_s ({settings.keepalive_s} s): is it an MQTT broker{tls}?"
-        return (f"the broker closed the connection before answering ({reason_code}): does it speak MQTT "
-                f"{settings.protocol} (edge.mqtt.protocol){tls}?")
+        return (
+            f"the broker closed the connection before answering ({reason_code}): does it speak MQTT "
+            f"{settings.protocol} (edge.mqtt.protocol){tls}?"
+        )
 
     def _count_short_session(self, reason_code) -> None:
         """A session closed by the broker soon after it opened, again and again while every reconnect works at
@@ -394,13 +425,22 @@ class MqttPublisher:
         other keeps its session in between."""
         if not self._takeover_said:
             self._takeover_said = True
-            how = ("the broker says another client took over this session" if reason_code == SESSION_TAKEN_OVER else
-                   f"the broker closed this session within {SHORT_SESSION_S} s of opening it {self._short_sessions} "
-                   "times in a row, reconnecting at once each time")
-            log.error("MQTT broker %s: %s: another client uses client id %s (two daemons with edge.device %s? the "
-                      "default is the host name); give each its own edge.device or edge.mqtt.client_id. Reconnecting "
-                      "every %d s meanwhile", self._address, how, client_id(self.config), self.config.device,
-                      RECONNECT_MAX_S)
+            how = (
+                "the broker says another client took over this session"
+                if reason_code == SESSION_TAKEN_OVER
+                else f"the broker closed this session within {SHORT_SESSION_S} s of opening it {self._short_sessions} "
+                "times in a row, reconnecting at once each time"
+            )
+            log.error(
+                "MQTT broker %s: %s: another client uses client id %s (two daemons with edge.device %s? the "
+                "default is the host name); give each its own edge.device or edge.mqtt.client_id. Reconnecting "
+                "every %d s meanwhile",
+                self._address,
+                how,
+                client_id(self.config),
+                self.config.device,
+                RECONNECT_MAX_S,
+            )
         self.client.reconnect_delay_set(RECONNECT_MAX_S, RECONNECT_MAX_S)
 
     def _on_thread_died(self, exc: BaseException) -> None:
@@ -417,8 +457,13 @@ class MqttPublisher:
         self._short_sessions = 0  # the broker was not there: not a takeover
         self.metrics.connect_failures.inc()
         if self.connection == CONNECTING:
-            log.warning("MQTT broker %s: attempt %d failed: %s; next try in %d s", self._address,
-                        self.failed_attempts, why, retry_delay(self.failed_attempts))
+            log.warning(
+                "MQTT broker %s: attempt %d failed: %s; next try in %d s",
+                self._address,
+                self.failed_attempts,
+                why,
+                retry_delay(self.failed_attempts),
+            )
         else:
             self._set_state(DISCONNECTED, why)
 

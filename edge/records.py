@@ -29,8 +29,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence, TextIO
+from typing import Literal, TextIO
 
 from common.errors import UserError
 
@@ -69,13 +70,14 @@ class RecordWriter:
         self._owns_stream = owns_stream
         self._csv = None
         if format == "csv":
-            self._csv = csv.DictWriter(stream, fieldnames=self.columns, restval="", extrasaction="raise",
-                                       lineterminator="\n")
+            self._csv = csv.DictWriter(
+                stream, fieldnames=self.columns, restval="", extrasaction="raise", lineterminator="\n"
+            )
             self._csv.writeheader()
             stream.flush()
 
     @classmethod
-    def open(cls, path: Path | None, format: Format, columns: Sequence[str]) -> "RecordWriter":
+    def open(cls, path: Path | None, format: Format, columns: Sequence[str]) -> RecordWriter:
         """A writer on ``path`` (created or replaced), or on stdout when ``path`` is None."""
         if path is None:
             return cls(sys.stdout, format, columns)
@@ -100,7 +102,7 @@ class RecordWriter:
         if self._owns_stream:
             self.stream.close()
 
-    def __enter__(self) -> "RecordWriter":
+    def __enter__(self) -> RecordWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:

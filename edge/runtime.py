@@ -45,7 +45,9 @@ def _edgetpu_delegate(module, compiled: Path, model: Path):
         ctypes.CDLL(EDGETPU_LIBRARY)  # first: LiteRT's load_delegate leaves a stray traceback when it is missing
         return module.load_delegate(EDGETPU_LIBRARY)
     except (ValueError, OSError) as exc:
-        raise Unavailable(f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)") from None
+        raise Unavailable(
+            f"cannot load {EDGETPU_LIBRARY} ({exc}; install libedgetpu1-std and plug in the Coral)"
+        ) from None
 
 
 def _edgetpu(module, model: Path, fallback_to_cpu: bool) -> tuple[Path, list]:

@@ -20,9 +20,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import cv2
@@ -110,7 +111,7 @@ class ImageFolderSource(Source):
         self.images = images
 
     @classmethod
-    def from_folder(cls, uri: str, folder: Path) -> "ImageFolderSource":
+    def from_folder(cls, uri: str, folder: Path) -> ImageFolderSource:
         """Every image of the folder; other files (a README) are ignored, and their count logged. A folder
         with no image at all is a mistake (a typo, the wrong format), not a run of zero frames."""
         files = [path for path in folder_entries(folder) if path.is_file()]
@@ -205,17 +206,27 @@ class VideoFileSource(Source):
 
     def _undecodable(self, first: int, count: int) -> None:
         if not self.skipped:
-            log.warning("%s: frame %d cannot be decoded; reading on past damaged frames (counted, the total comes "
-                        "at the end)", self.shown, first)
+            log.warning(
+                "%s: frame %d cannot be decoded; reading on past damaged frames (counted, the total comes at the end)",
+                self.shown,
+                first,
+            )
         self.skipped += count
 
     def _summarise(self) -> None:
         """One line at the end of a damaged or cut-short file: what was lost, against what the container says."""
         expected = max(self.frame_count, self.decoded + self.skipped)
         if self.decoded < expected:
-            log.warning("%s: %d of %d frames (the container's count) unreadable or missing: %d undecodable, "
-                        "%d missing at the end; %d read", self.shown, expected - self.decoded, expected,
-                        self.skipped, expected - self.decoded - self.skipped, self.decoded)
+            log.warning(
+                "%s: %d of %d frames (the container's count) unreadable or missing: %d undecodable, "
+                "%d missing at the end; %d read",
+                self.shown,
+                expected - self.decoded,
+                expected,
+                self.skipped,
+                expected - self.decoded - self.skipped,
+                self.decoded,
+            )
 
     def close(self) -> None:
         self.capture.release()
@@ -337,8 +348,10 @@ def import_picamera2() -> type:
     try:
         from picamera2 import Picamera2
     except (ImportError, ValueError) as exc:  # ValueError: apt's build against another numpy ("dtype size changed")
-        raise UserError(f"source picamera2: cannot import picamera2 ({exc}); on Raspberry Pi OS: apt install "
-                        "python3-picamera2, in a venv made with --system-site-packages (deploy/install.sh does)") from None
+        raise UserError(
+            f"source picamera2: cannot import picamera2 ({exc}); on Raspberry Pi OS: apt install "
+            "python3-picamera2, in a venv made with --system-site-packages (deploy/install.sh does)"
+        ) from None
     return Picamera2
 
 

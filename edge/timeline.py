@@ -67,16 +67,20 @@ class Timeline:
         rows = []
         for face in self.faces.values():
             counts = np.bincount(np.frombuffer(face.labels, dtype=np.int8), minlength=len(self.labels))
-            rows.append({
-                "face_id": face.face_id,
-                "first_s": round(face.frames[0] / self.fps, 2),
-                "last_s": round(face.frames[-1] / self.fps, 2),
-                "seen_s": round(len(face.frames) / self.fps, 2),
-                "frames": len(face.frames),
-                "share": {label: round(float(count) / len(face.frames), 4) for label, count in zip(self.labels, counts)},
-                "dominant": self.labels[int(np.argmax(counts))],
-                "changes": face.changes(),
-            })
+            rows.append(
+                {
+                    "face_id": face.face_id,
+                    "first_s": round(face.frames[0] / self.fps, 2),
+                    "last_s": round(face.frames[-1] / self.fps, 2),
+                    "seen_s": round(len(face.frames) / self.fps, 2),
+                    "frames": len(face.frames),
+                    "share": {
+                        label: round(float(count) / len(face.frames), 4) for label, count in zip(self.labels, counts)
+                    },
+                    "dominant": self.labels[int(np.argmax(counts))],
+                    "changes": face.changes(),
+                }
+            )
         return rows
 
     def image(self, title: str) -> np.ndarray:
@@ -191,6 +195,8 @@ def summary_markdown(summary: dict) -> str:
     ]
     for face in summary["faces"]:
         shares = " | ".join(f"{100 * face['share'][label]:.0f}%" for label in labels)
-        lines.append(f"| {face['face_id']} | {face['first_s']} | {face['last_s']} | {face['seen_s']} | {shares} | "
-                     f"{face['dominant']} | {face['changes']} |")
+        lines.append(
+            f"| {face['face_id']} | {face['first_s']} | {face['last_s']} | {face['seen_s']} | {shares} | "
+            f"{face['dominant']} | {face['changes']} |"
+        )
     return "\n".join(lines) + "\n"

@@ -37,8 +37,9 @@ def iou_xywh(a: tuple[float, float, float, float], b: tuple[float, float, float,
 
 
 class Tracker:
-    def __init__(self, iou_threshold: float = 0.3, max_missed_frames: int = 5, ema_alpha: float = 0.5,
-                 hysteresis: float = 0.1):
+    def __init__(
+        self, iou_threshold: float = 0.3, max_missed_frames: int = 5, ema_alpha: float = 0.5, hysteresis: float = 0.1
+    ):
         self.iou_threshold = iou_threshold
         self.max_missed_frames = max_missed_frames
         self.ema_alpha = ema_alpha

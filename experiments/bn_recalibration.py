@@ -26,8 +26,11 @@ def main(runs: list[str]) -> None:
             if label == "re-measured":
                 recalibrate_batchnorm(model, train.images)
             plain, flipped = (validation_scores(model, validation, settings.classes, flip) for flip in (False, True))
-            print(f"| {run.name} | {label} | {plain['accuracy']:.4f} / {plain['macro_f1']:.4f} | "
-                  f"{flipped['accuracy']:.4f} / {flipped['macro_f1']:.4f} |", flush=True)
+            print(
+                f"| {run.name} | {label} | {plain['accuracy']:.4f} / {plain['macro_f1']:.4f} | "
+                f"{flipped['accuracy']:.4f} / {flipped['macro_f1']:.4f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ from trainer.pipeline import load_split  # noqa: E402
 def scores(config: Path, run: Path) -> str:
     """One table row: the run's float twin and int8 file, converted as exported, on validation."""
     settings = load(config, {"train.out_dir": str(run.resolve())})
-    train, validation = load_split(settings, "train"), load_split(settings, "validation", preprocess="none")  # raw: evaluate_file applies the preprocess
+    train, validation = (
+        load_split(settings, "train"),
+        load_split(settings, "validation", preprocess="none"),
+    )  # raw: evaluate_file applies the preprocess
     float_model, quantizable, _ = trained_models(settings)
     calibration = calibration_images(train, settings.export.calibration_samples, settings.train.seed)
     row = [run.name]

@@ -12,12 +12,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from ai_edge_litert import interpreter as litert  # noqa: E402
 
+import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from edge.tools.interpreter_options import time_invoke  # noqa: E402
 from trainer.export import convert_float  # noqa: E402
 from trainer.runs import load_float  # noqa: E402

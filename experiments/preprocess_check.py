@@ -27,7 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = load(None, {"data_dir": str(Path(args.data).resolve()), "manifest": None})
     split = load_split(settings, args.split, preprocess="none")
-    print(f"| model ({len(split.labels)} faces of {Path(args.data).name}/{args.split}) | preprocess | accuracy | macro-F1 |")
+    print(
+        f"| model ({len(split.labels)} faces of {Path(args.data).name}/{args.split}) | preprocess | accuracy | macro-F1 |"
+    )
     print("|---|---|---|---|")
     for model in args.models:
         labels = read_labels(model)

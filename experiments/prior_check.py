@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import numpy as np  # noqa: E402
+from ensemble_check import shipped_probabilities  # noqa: E402
 
 from common.scores import classification_scores  # noqa: E402
-from ensemble_check import shipped_probabilities  # noqa: E402
 from trainer.config import load  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
 from trainer.selection import calibration_sample  # noqa: E402

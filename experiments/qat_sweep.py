@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import tf_keras as keras  # noqa: E402
 
+import trainer  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from trainer.config import load  # noqa: E402
 from trainer.export import calibration_images, convert_int8, evaluate_file, trained_models  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
@@ -38,8 +38,16 @@ VARIANTS = {
 
 def variant_settings(config: Path, folder: Path, epochs: int, rate: float, augment, seed):
     """CONFIG's settings with the variant's, validated as the command line's would be (None keeps CONFIG's)."""
-    return load(config, {"train.out_dir": str(folder.resolve()), "train.augment": augment, "train.seed": seed,
-                         "qat.epochs": epochs, "qat.learning_rate": rate})
+    return load(
+        config,
+        {
+            "train.out_dir": str(folder.resolve()),
+            "train.augment": augment,
+            "train.seed": seed,
+            "qat.epochs": epochs,
+            "qat.learning_rate": rate,
+        },
+    )
 
 
 def prepare(run: Path, folder: Path, settings) -> None:
@@ -54,7 +62,10 @@ def prepare(run: Path, folder: Path, settings) -> None:
 
 def main(config: str, run: str, out: str) -> None:
     base = load(Path(config))
-    train, validation = load_split(base, "train"), load_split(base, "validation", preprocess="none")  # raw: evaluate_file applies the preprocess
+    train, validation = (
+        load_split(base, "train"),
+        load_split(base, "validation", preprocess="none"),
+    )  # raw: evaluate_file applies the preprocess
     rows = []
     for name, (epochs, rate, augment, seed) in VARIANTS.items():
         folder = Path(out) / name
@@ -71,10 +82,14 @@ def main(config: str, run: str, out: str) -> None:
             path = Path(scratch) / "candidate.tflite"
             path.write_bytes(convert_int8(trained_models(settings)[1], calibration))
             scores = evaluate_file(path, validation, settings)
-        rows.append(f"| {name} | {epochs} | {rate:g} | {settings.train.augment} | {settings.train.seed} "
-                    f"| {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |")
+        rows.append(
+            f"| {name} | {epochs} | {rate:g} | {settings.train.augment} | {settings.train.seed} "
+            f"| {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |"
+        )
         print(rows[-1], flush=True)
-    print("| variant | QAT epochs | peak LR | augment | seed | int8 val acc | int8 val macro-F1 |\n|---|---|---|---|---|---|---|")
+    print(
+        "| variant | QAT epochs | peak LR | augment | seed | int8 val acc | int8 val macro-F1 |\n|---|---|---|---|---|---|---|"
+    )
     print("\n".join(rows))
 
 

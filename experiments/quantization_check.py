@@ -23,14 +23,19 @@ CALIBRATION_SIZES = (300, 1000, 4000)
 def main(config: str, run: str) -> None:
     settings = load(Path(config))
     run_dir, seed = Path(run), settings.train.seed
-    train, validation = load_split(settings, "train"), load_split(settings, "validation", preprocess="none")  # raw: evaluate_file applies the preprocess
+    train, validation = (
+        load_split(settings, "train"),
+        load_split(settings, "validation", preprocess="none"),
+    )  # raw: evaluate_file applies the preprocess
     float_model, qat_model = with_flip_average(load_float(run_dir)), with_flip_average(load_qat(run_dir))
     candidates = {"float TFLite (reference)": lambda: convert_float(float_model)}
     for size in CALIBRATION_SIZES:
-        candidates[f"int8, QAT weights, {size} calibration faces"] = \
-            lambda size=size: convert_int8(qat_model, calibration_images(train, size, seed))
-        candidates[f"int8, post-training from float, {size} calibration faces"] = \
-            lambda size=size: convert_int8(float_model, calibration_images(train, size, seed))
+        candidates[f"int8, QAT weights, {size} calibration faces"] = lambda size=size: convert_int8(
+            qat_model, calibration_images(train, size, seed)
+        )
+        candidates[f"int8, post-training from float, {size} calibration faces"] = lambda size=size: convert_int8(
+            float_model, calibration_images(train, size, seed)
+        )
     print("| model | val acc | val macro-F1 |\n|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name, convert in candidates.items():

@@ -35,8 +35,10 @@ def main(data_dir: Path) -> None:
             area, fast = classifier.classify([area_pixels]).argmax(), classifier.classify([fast_pixels]).argmax()
             agree, total = agree + (area == fast), total + 1
             correct_area, correct_shrink = correct_area + (area == label), correct_shrink + (fast == label)
-    print(f"{total} faces: same prediction {agree / total:.3f}; accuracy area filter {correct_area / total:.3f}, "
-          f"shrink {correct_shrink / total:.3f}")
+    print(
+        f"{total} faces: same prediction {agree / total:.3f}; accuracy area filter {correct_area / total:.3f}, "
+        f"shrink {correct_shrink / total:.3f}"
+    )
     area_us, shrink_us = np.median(timings, axis=0) * 1e6
     print(f"resize to 48 px, median per crop: area filter {area_us:.1f} us, shrink {shrink_us:.1f} us")
 

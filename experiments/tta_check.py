@@ -23,13 +23,22 @@ from trainer.selection import calibration_sample, recalibrate_batchnorm  # noqa:
 
 VIEWS = {  # name: (zoom, shift right px, shift down px); each view is also scored mirrored
     "face": (1.0, 0, 0),
-    "zoom 1.05": (1.05, 0, 0), "zoom 1.1": (1.1, 0, 0), "zoom 0.9": (0.9, 0, 0),
-    "right 2": (1.0, 2, 0), "left 2": (1.0, -2, 0), "down 2": (1.0, 0, 2), "up 2": (1.0, 0, -2),
+    "zoom 1.05": (1.05, 0, 0),
+    "zoom 1.1": (1.1, 0, 0),
+    "zoom 0.9": (0.9, 0, 0),
+    "right 2": (1.0, 2, 0),
+    "left 2": (1.0, -2, 0),
+    "down 2": (1.0, 0, 2),
+    "up 2": (1.0, 0, -2),
 }
 SETS = [
     ["face"],
-    ["face", "zoom 1.05"], ["face", "zoom 1.1"], ["face", "zoom 0.9"], ["face", "zoom 1.1", "zoom 0.9"],
-    ["face", "right 2", "left 2"], ["face", "down 2", "up 2"],
+    ["face", "zoom 1.05"],
+    ["face", "zoom 1.1"],
+    ["face", "zoom 0.9"],
+    ["face", "zoom 1.1", "zoom 0.9"],
+    ["face", "right 2", "left 2"],
+    ["face", "down 2", "up 2"],
     list(VIEWS),
 ]
 
@@ -39,8 +48,12 @@ def warped(images: np.ndarray, zoom: float, right: int, down: int) -> np.ndarray
     size = images.shape[1]
     matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), 0, zoom)
     matrix[:, 2] += (right, down)
-    return np.stack([cv2.warpAffine(face, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE) for face in images[..., 0]])[..., None]
+    return np.stack(
+        [
+            cv2.warpAffine(face, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for face in images[..., 0]
+        ]
+    )[..., None]
 
 
 def main(config: str, run: str) -> None:
@@ -51,12 +64,16 @@ def main(config: str, run: str) -> None:
     log_probs = {}
     for name, (zoom, right, down) in VIEWS.items():
         faces = warped(validation.images, zoom, right, down).astype(np.float32)
-        log_probs[name] = sum(np.log(model.predict(batch, batch_size=256, verbose=0) + 1e-9)
-                              for batch in (faces, faces[:, :, ::-1]))
+        log_probs[name] = sum(
+            np.log(model.predict(batch, batch_size=256, verbose=0) + 1e-9) for batch in (faces, faces[:, :, ::-1])
+        )
     print("| views (each with its mirror image) | backbone passes | val acc | val macro-F1 |\n|---|---|---|---|")
     for views in SETS:
         scores = classification_scores(validation.labels, sum(log_probs[v] for v in views).argmax(1), settings.classes)
-        print(f"| {' + '.join(views)} | {2 * len(views)} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |", flush=True)
+        print(
+            f"| {' + '.join(views)} | {2 * len(views)} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

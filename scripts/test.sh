@@ -24,4 +24,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
+# One style (pyproject.toml's [tool.ruff]): lint and format are checked before the tests.
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --quiet --check .
 exec .venv/bin/python -m pytest "$@"

@@ -23,8 +23,17 @@ from pathlib import Path
 import pytest
 
 import trainer  # noqa: F401  (selects Keras 2 for TensorFlow before any test imports it; TensorFlow itself is not loaded)
-from tests.support import (MOSQUITTO, SAMPLES, Broker, Listener, Opened, RtspServer, build_stand_in_model,
-                           copy_shipped_model, gst_rtsp_available)
+from tests.support import (
+    MOSQUITTO,
+    SAMPLES,
+    Broker,
+    Listener,
+    Opened,
+    RtspServer,
+    build_stand_in_model,
+    copy_shipped_model,
+    gst_rtsp_available,
+)
 
 
 def missing(what: str) -> None:
@@ -61,8 +70,7 @@ def broker_factory(tmp_path):
     if not Path(MOSQUITTO).exists():
         missing("mosquitto is not installed (apt-get install mosquitto)")
 
-    brokers = Opened(lambda **options: Broker(workdir=tmp_path / f"broker{len(brokers.made)}", **options),
-                     Broker.stop)
+    brokers = Opened(lambda **options: Broker(workdir=tmp_path / f"broker{len(brokers.made)}", **options), Broker.stop)
 
     def start(**options) -> Broker:
         if options.get("secure") and shutil.which("openssl") is None:

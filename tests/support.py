@@ -66,7 +66,7 @@ class Opened:
         self.made.append(self.make(*args, **kwargs))
         return self.made[-1]
 
-    def __enter__(self) -> "Opened":
+    def __enter__(self) -> Opened:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -79,19 +79,22 @@ class Opened:
 
 def build_stand_in_model(path: Path) -> Path:
     import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
     import tensorflow as tf
     import tf_keras as keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((48, 48, 1)),
-        keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(len(LABELS), activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((48, 48, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(8, 3, strides=2, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
     rng = np.random.default_rng(0)
 
     def representative():
@@ -122,13 +125,51 @@ def make_certificates(folder: Path) -> None:
     """A throwaway CA and a server certificate for 127.0.0.1/localhost, as deploy/README.md makes them."""
     folder.mkdir(parents=True, exist_ok=True)
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("openssl", "req", "-x509", *ec, "-days", "2", "-subj", "/CN=test CA",
-        "-keyout", folder / "ca.key", "-out", folder / "ca.crt")
-    run("openssl", "req", "-new", *ec, "-subj", "/CN=localhost",
-        "-keyout", folder / "server.key", "-out", folder / "server.csr")
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        *ec,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        folder / "ca.key",
+        "-out",
+        folder / "ca.crt",
+    )
+    run(
+        "openssl",
+        "req",
+        "-new",
+        *ec,
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        folder / "server.key",
+        "-out",
+        folder / "server.csr",
+    )
     (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", folder / "server.csr", "-CA", folder / "ca.crt", "-CAkey", folder / "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", folder / "san.ext", "-out", folder / "server.crt")
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        folder / "server.csr",
+        "-CA",
+        folder / "ca.crt",
+        "-CAkey",
+        folder / "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        folder / "san.ext",
+        "-out",
+        folder / "server.crt",
+    )
 
 
 @dataclass
@@ -165,7 +206,9 @@ class Broker:
         (self.workdir / "acl").write_text(self.acl or (MOSQUITTO_EXAMPLE / "acl").read_text())
         (self.workdir / "acl").chmod(0o600)
         example = (MOSQUITTO_EXAMPLE / "emotion-edge.conf").read_text()
-        return example.replace("/etc/mosquitto/", f"{self.workdir}/").replace("listener 8883", f"listener {self.port} {self.host}")
+        return example.replace("/etc/mosquitto/", f"{self.workdir}/").replace(
+            "listener 8883", f"listener {self.port} {self.host}"
+        )
 
     def _config(self) -> str:
         # Run as whoever runs the tests (as root mosquitto would switch to the 'mosquitto' user and then
@@ -175,7 +218,7 @@ class Broker:
             return common + self._prepare_secure()
         return common + f"listener {self.port} {self.host}\nallow_anonymous true\n"
 
-    def start(self, timeout: float = 10) -> "Broker":
+    def start(self, timeout: float = 10) -> Broker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
         config.write_text(self._config())
@@ -278,8 +321,12 @@ def box_drawn(image, box, colour_rgb, tolerance: int = 60, share: float = 0.8) -
         return np.all(np.abs(image[rows, cols].astype(np.int32) - target) <= tolerance, axis=1)
 
     found = []
-    for fixed, along, horizontal in ((y, range(x, x + w), True), (y + h, range(x, x + w), True),
-                                     (x, range(y, y + h), False), (x + w, range(y, y + h), False)):
+    for fixed, along, horizontal in (
+        (y, range(x, x + w), True),
+        (y + h, range(x, x + w), True),
+        (x, range(y, y + h), False),
+        (x + w, range(y, y + h), False),
+    ):
         along = np.array(list(along))
         hits = np.zeros(len(along), dtype=bool)
         for shift in range(-2, 3):
@@ -302,13 +349,15 @@ def edge_config(tmp_path: Path, model: Path, source: Path | str, broker=None, ex
     return path
 
 
-def every_frame_config(tmp_path: Path, model: Path, source: Path | str, broker=None, max_messages: int = 10_000,
-                       extra: str = "") -> Path:
+def every_frame_config(
+    tmp_path: Path, model: Path, source: Path | str, broker=None, max_messages: int = 10_000, extra: str = ""
+) -> Path:
     """``edge_config`` with an event on every frame (a heartbeat due at once), so "nothing lost" can be checked
     frame by frame: a video of one face gives exactly one event per frame."""
     path = edge_config(tmp_path, model, source, broker, extra)
-    text = path.read_text().replace("  events:\n    stats_interval_s: 0.5\n",
-                                    "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n")
+    text = path.read_text().replace(
+        "  events:\n    stats_interval_s: 0.5\n", "  events:\n    heartbeat_s: 0.000001\n    stats_interval_s: 0.5\n"
+    )
     path.write_text(text.replace("  outbox:\n", f"  outbox:\n    max_messages: {max_messages}\n"))
     return path
 
@@ -332,8 +381,9 @@ def deduplicated(received: list[dict]) -> tuple[list[tuple], int]:
 
 
 def gst_rtsp_available() -> bool:
-    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0')"], capture_output=True
+    )
     return probe.returncode == 0
 
 
@@ -348,9 +398,13 @@ class RtspServer:
         self.url = f"rtsp://127.0.0.1:{self.port}/live"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "RtspServer":
-        self.process = subprocess.Popen([SYSTEM_PYTHON, str(self.SCRIPT), str(self.port), str(self.image)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    def start(self) -> RtspServer:
+        self.process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(self.SCRIPT), str(self.port), str(self.image)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         assert self.process.stdout.readline().strip() == "ready"
         return self
 

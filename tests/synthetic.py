@@ -7,8 +7,8 @@ brightness and noise are jittered so a model has to learn the mouth, not memoris
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -71,7 +71,11 @@ def make_dataset(
             folder = root / split / label
             folder.mkdir(parents=True, exist_ok=True)
             for index in range(per_class):
-                cv2.imwrite(str(folder / f"{label}_{index:04d}.jpg"), draw_face(label, size, rng), [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(
+                    str(folder / f"{label}_{index:04d}.jpg"),
+                    draw_face(label, size, rng),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95],
+                )
     return root
 
 
@@ -90,7 +94,9 @@ def write_votes(root: Path, seed: int = 0) -> Path:
         votes = dict.fromkeys(VOTE_COLUMNS, 0)
         votes[column.get(label, label if label in VOTE_COLUMNS else "neutral")] += 7
         votes[VOTE_COLUMNS[int(rng.integers(0, 4))]] += 3
-        lines.append(f"{path.parent.parent.name},{path.relative_to(root).as_posix()},{label},"
-                     + ",".join(str(votes[c]) for c in VOTE_COLUMNS))
+        lines.append(
+            f"{path.parent.parent.name},{path.relative_to(root).as_posix()},{label},"
+            + ",".join(str(votes[c]) for c in VOTE_COLUMNS)
+        )
     (root / "votes.csv").write_text("\n".join(lines) + "\n")
     return root

@@ -34,7 +34,10 @@ def test_repository_config_is_valid():
         ("edge:\n  mqtt:\n    host: mqtt://broker:1883\n", "(the port goes in edge.mqtt.port)"),
         ("edge:\n  mqtt:\n    host: broker:1883\n", "edge.mqtt.host: Value error, 'broker:1883' is not"),
         ("edge:\n  mqtt:\n    host: user@broker\n", "edge.mqtt.host: Value error, 'user@broker' is not"),
-        ("edge:\n  mqtt:\n    tls:\n", "edge.mqtt.tls: Value error, empty: give its keys (ca_file: ...), or {} for TLS"),
+        (
+            "edge:\n  mqtt:\n    tls:\n",
+            "edge.mqtt.tls: Value error, empty: give its keys (ca_file: ...), or {} for TLS",
+        ),
         ("edge:\n  accelerator: tpu\n", "edge.accelerator: Input should be 'cpu' or 'edgetpu'"),
         ("edge:\n  bench:\n    faces: [1, 0]\n", "edge.bench.faces.1: Input should be greater than or equal to 1"),
         ("edge:\n  bench:\n    repeat: 5\n", "edge.bench.repeat: unknown key"),
@@ -50,8 +53,14 @@ def test_repository_config_is_valid():
         ("edge:\n  bench: {threads: [1, false]}\n", "edge.bench.threads: Value error, true/false is not a value"),
         ("trainer:\n  train: {epochs: true}\n", "trainer.train.epochs: Value error, true/false is not a value"),
         ("edge:\n  mqtt: {keepalive_s: 70000}\n", "edge.mqtt.keepalive_s: Input should be less than or equal to 65535"),
-        ("edge:\n  mqtt: {client_id: ''}\n", "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 0)"),
-        (f"edge:\n  mqtt: {{client_id: {'é' * 40000}}}\n", "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 80000)"),
+        (
+            "edge:\n  mqtt: {client_id: ''}\n",
+            "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 0)",
+        ),
+        (
+            f"edge:\n  mqtt: {{client_id: {'é' * 40000}}}\n",
+            "edge.mqtt.client_id: Value error, must be 1 to 65535 bytes in UTF-8 (got 80000)",
+        ),
         ("edge:\n  mqtt: {username: ''}\n", "edge.mqtt.username: Value error, must be 1 to 65535 bytes"),
         ("edge:\n  mqtt: {protocol: 4}\n", "edge.mqtt.protocol: Input should be '5' or '3.1.1'"),
     ],
@@ -64,9 +73,16 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path, text, expected):
     assert expected in message and "\n" not in message and str(path) in message
 
 
-@pytest.mark.parametrize("host, address", [("broker.local", "broker.local:1883"), ("192.168.1.20", "192.168.1.20:1883"),
-                                           ("::1", "[::1]:1883"), ("fe80::1%eth0", "[fe80::1%eth0]:1883"),
-                                           ("mosquitto_1", "mosquitto_1:1883")])
+@pytest.mark.parametrize(
+    "host, address",
+    [
+        ("broker.local", "broker.local:1883"),
+        ("192.168.1.20", "192.168.1.20:1883"),
+        ("::1", "[::1]:1883"),
+        ("fe80::1%eth0", "[fe80::1%eth0]:1883"),
+        ("mosquitto_1", "mosquitto_1:1883"),
+    ],
+)
 def test_a_host_name_or_ip_address_is_a_broker_host(tmp_path, host, address):
     assert edge_config.load(write(tmp_path, f"edge:\n  mqtt:\n    host: '{host}'\n")).mqtt.address == address
 
@@ -96,11 +112,17 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
 
 
 def test_bench_paths_resolve_against_the_config_folder(tmp_path):
-    path = write(tmp_path, "edge:\n  bench:\n    source: clip.mp4\n    data: data\n    split: test\n"
-                           "    json: out/b.json\n    peers: ['m.tflite:range=0-1', /abs/p.tflite]\n")
+    path = write(
+        tmp_path,
+        "edge:\n  bench:\n    source: clip.mp4\n    data: data\n    split: test\n"
+        "    json: out/b.json\n    peers: ['m.tflite:range=0-1', /abs/p.tflite]\n",
+    )
     bench = edge_config.load(path).bench
-    assert (bench.source, bench.data, bench.json_file) == (str(tmp_path / "clip.mp4"), tmp_path / "data",
-                                                           tmp_path / "out/b.json")
+    assert (bench.source, bench.data, bench.json_file) == (
+        str(tmp_path / "clip.mp4"),
+        tmp_path / "data",
+        tmp_path / "out/b.json",
+    )
     assert bench.peers == [f"{tmp_path / 'm.tflite'}:range=0-1", "/abs/p.tflite"]
 
 
@@ -114,8 +136,10 @@ def test_a_bench_setting_never_stops_run_and_bench_refuses_a_live_source_itself(
     assert edge_config.load(path).bench.source == "rtsp://admin:secret@cam/1"
     assert main(["bench", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("edge: error: edge.bench.source rtsp://admin:***@cam/1: a live camera or stream never ends; give a "
-                   "video file or an image folder (or leave it out for generated clips)")
+    assert err == (
+        "edge: error: edge.bench.source rtsp://admin:***@cam/1: a live camera or stream never ends; give a "
+        "video file or an image folder (or leave it out for generated clips)"
+    )
 
 
 def test_a_camera_index_may_be_a_yaml_number(tmp_path):
@@ -137,8 +161,10 @@ def test_config_flag_before_or_after_the_verb(tmp_path, capsys, program):
     from edge.cli import main as edge_main
     from trainer.cli import main as trainer_main
 
-    main, verb, key = {"trainer": (trainer_main, "train", "trainer.train.epochs"),
-                       "edge": (edge_main, "run", "edge.threads")}[program]
+    main, verb, key = {
+        "trainer": (trainer_main, "train", "trainer.train.epochs"),
+        "edge": (edge_main, "run", "edge.threads"),
+    }[program]
     path = write(tmp_path, "trainer:\n  train:\n    epochs: zero\nedge:\n  threads: many\n")
     for args in (["--config", str(path), verb], [verb, "--config", str(path)]):
         assert main(args) == 2

@@ -82,4 +82,7 @@ def test_the_float_twin_follows_its_int8_contract(tmp_path):
     model = contract_copy(tmp_path, "equalize_hist")
     shutil.copy(MODELS / "emotion_float.tflite", model.parent / "emotion_float.tflite")
     twin = EmotionClassifier(model.parent / "emotion_float.tflite")
-    assert twin.preprocess == "equalize_hist" and twin.labels == json.loads(model.with_suffix(".json").read_text())["labels"]
+    assert (
+        twin.preprocess == "equalize_hist"
+        and twin.labels == json.loads(model.with_suffix(".json").read_text())["labels"]
+    )

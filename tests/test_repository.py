@@ -20,9 +20,13 @@ def tracked_files() -> list[str]:
 def test_no_large_file_is_tracked_outside_the_run_folders():
     """Model weights over 5 MB belong in a run folder under checkpoints/ (the shipped run's, while older ones
     leave the tree), never beside the code, the reports or the shipped models."""
-    large = [name for name in tracked_files()
-             if not name.startswith("checkpoints/") and (REPO / name).is_file()
-             and (REPO / name).stat().st_size > MAX_TRACKED_BYTES]
+    large = [
+        name
+        for name in tracked_files()
+        if not name.startswith("checkpoints/")
+        and (REPO / name).is_file()
+        and (REPO / name).stat().st_size > MAX_TRACKED_BYTES
+    ]
     assert large == []
 
 

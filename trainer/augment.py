@@ -48,7 +48,9 @@ def camera_augmentation(probability: float, preprocess: str):
 
     def transform(images: tf.Tensor, targets: tf.Tensor):
         seed = tf.random.uniform([], 0, 2**31 - 1, dtype=tf.int64)
-        out = tf.numpy_function(lambda x, s: camera_batch(x, int(s), probability, preprocess), [images, seed], tf.float32)
+        out = tf.numpy_function(
+            lambda x, s: camera_batch(x, int(s), probability, preprocess), [images, seed], tf.float32
+        )
         out.set_shape(images.shape)
         return out, targets
 

@@ -7,7 +7,7 @@ robustness benchmark (fixed severities, ``BENCHMARK``) and the training augmenta
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

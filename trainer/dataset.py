@@ -7,9 +7,9 @@ from the manifest when there is one (so the audit's exclusions apply), else from
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from common.errors import UserError
 from common.media import IMAGE_SUFFIXES
@@ -53,7 +53,9 @@ def scan_split(data_dir: Path, split: str, classes: Sequence[str]) -> list[Sampl
     for folder in class_dirs(data_dir, split, classes):
         for path in sorted(folder.iterdir()):
             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-                samples.append(Sample(split, folder.name, path.absolute()))  # not resolve(): a symlinked file stays under data_dir
+                samples.append(
+                    Sample(split, folder.name, path.absolute())
+                )  # not resolve(): a symlinked file stays under data_dir
     return samples
 
 
@@ -72,9 +74,7 @@ def read_manifest(path: Path) -> list[ManifestRow]:
             reader = csv.DictReader(handle)
             if tuple(reader.fieldnames or ()) != MANIFEST_FIELDS:
                 raise UserError(f"{path}: not a manifest (expected columns {', '.join(MANIFEST_FIELDS)})")
-            return [
-                ManifestRow(r["split"], r["label"], r["path"], r["keep"] == "1", r["reason"]) for r in reader
-            ]
+            return [ManifestRow(r["split"], r["label"], r["path"], r["keep"] == "1", r["reason"]) for r in reader]
     except FileNotFoundError:
         raise UserError(f"{path}: manifest not found (run 'trainer eda' first, or unset trainer.manifest)") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:  # a folder, a binary file, a broken CSV

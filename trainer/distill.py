@@ -25,7 +25,9 @@ def soft_targets(teachers: list[keras.Model], settings: DistillConfig):
 
     def mix(images: tf.Tensor, labels: tf.Tensor):
         views = [images, tf.reverse(images, axis=[2])] if settings.flip_average else [images]
-        probs = tf.add_n([teacher(view, training=False) for teacher in teachers for view in views]) / (len(teachers) * len(views))
+        probs = tf.add_n([teacher(view, training=False) for teacher in teachers for view in views]) / (
+            len(teachers) * len(views)
+        )
         if temperature != 1.0:
             probs = tf.nn.softmax(tf.math.log(probs + 1e-7) / temperature)
         return images, (1.0 - weight) * labels + weight * probs

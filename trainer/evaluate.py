@@ -80,7 +80,9 @@ def confident_mistakes(split: Split, candidate: Candidate, classes: list[str], o
     wrong = np.flatnonzero(predicted != split.labels)
     worst = wrong[np.argsort(-candidate.probs[wrong].max(1))][:count]
     captions = [f"{classes[split.labels[i]]}->{classes[predicted[i]]} {candidate.probs[i].max():.2f}" for i in worst]
-    return plot_image_grid([split.images[i] for i in worst], captions, f"most confident mistakes: {candidate.name} (true->predicted)", out)
+    return plot_image_grid(
+        [split.images[i] for i in worst], captions, f"most confident mistakes: {candidate.name} (true->predicted)", out
+    )
 
 
 def saliency_grid(split: Split, candidate: Candidate, classes: list[str], out: Path, per_class: int = 6) -> Path:
@@ -102,7 +104,8 @@ def markdown_table(results: dict[str, dict], classes: list[str]) -> str:
     rule = "|" + "---|" * (5 + len(classes))
     rows = [
         f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['weighted_f1']:.4f} | {m['ece']:.4f} | "
-        + " | ".join(f"{m['per_class'][c]['f1']:.3f}" for c in classes) + " |"
+        + " | ".join(f"{m['per_class'][c]['f1']:.3f}" for c in classes)
+        + " |"
         for name, m in results.items()
     ]
     return "\n".join([header, rule, *rows])
@@ -118,12 +121,20 @@ def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str,
     results = {c.name: summarize(split.labels, c.probs, settings.classes) for c in candidates}
     figures = []
     for number, candidate in enumerate(candidates, 1):
-        figures.append(plot_confusion(results[candidate.name]["confusion"], settings.classes, candidate.name, out / f"confusion_{number}.png"))
+        figures.append(
+            plot_confusion(
+                results[candidate.name]["confusion"], settings.classes, candidate.name, out / f"confusion_{number}.png"
+            )
+        )
         figures.append(confident_mistakes(split, candidate, settings.classes, out / f"mistakes_{number}.png"))
         if candidate.keras_model is not None:
             figures.append(saliency_grid(split, candidate, settings.classes, out / f"gradcam_{number}.png"))
-    figures.append(plot_reliability({c.name: calibration_bins(split.labels, c.probs) for c in candidates}, out / "reliability.png"))
-    (out / "metrics.json").write_text(json.dumps({"split": split_name, "data_dir": str(settings.data_dir), "results": results}, indent=2))
+    figures.append(
+        plot_reliability({c.name: calibration_bins(split.labels, c.probs) for c in candidates}, out / "reliability.png")
+    )
+    (out / "metrics.json").write_text(
+        json.dumps({"split": split_name, "data_dir": str(settings.data_dir), "results": results}, indent=2)
+    )
     table = markdown_table(results, settings.classes)
     report = [f"# Evaluation on `{split_name}` ({len(split.labels)} images of {settings.data_dir.name})", "", table, ""]
     report += [f"![{figure.stem}]({figure.name})" for figure in figures]

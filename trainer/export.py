@@ -29,8 +29,14 @@ from trainer.model import batch_one, with_flip_average
 from trainer.model_card import write_model_card
 from trainer.pipeline import Split, load_split
 from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
-from trainer.tflite import (INT8_INPUT_DESCRIPTION, edgetpu_shape_problems, predict_tflite, strip_names, tflite_ops,
-                            tflite_tensor_dtypes)
+from trainer.tflite import (
+    INT8_INPUT_DESCRIPTION,
+    edgetpu_shape_problems,
+    predict_tflite,
+    strip_names,
+    tflite_ops,
+    tflite_tensor_dtypes,
+)
 
 # Operators the Edge TPU compiler maps to the TPU (coral.ai/docs/edgetpu/models-intro, "supported operations").
 EDGETPU_OPS = frozenset(
@@ -75,15 +81,19 @@ def check_edgetpu_compatible(path: Path, shipped: Path) -> list[str]:
     ops = tflite_ops(path)
     foreign = sorted(set(ops) - EDGETPU_OPS)
     if foreign:
-        raise ExportCheckFailed(f"{shipped}: the new int8 model has operators the Edge TPU cannot run: "
-                                f"{', '.join(foreign)}; nothing was replaced")
+        raise ExportCheckFailed(
+            f"{shipped}: the new int8 model has operators the Edge TPU cannot run: "
+            f"{', '.join(foreign)}; nothing was replaced"
+        )
     floats = sum(dtype == np.float32 for dtype in tflite_tensor_dtypes(path))
     if floats:
         raise ExportCheckFailed(f"{shipped}: {floats} float tensor(s) left in the new int8 model; nothing was replaced")
     shapes = edgetpu_shape_problems(path)
     if shapes:
-        raise ExportCheckFailed(f"{shipped}: tensor shapes the Edge TPU cannot map in the new int8 model: "
-                                f"{'; '.join(shapes[:3])}; nothing was replaced")
+        raise ExportCheckFailed(
+            f"{shipped}: tensor shapes the Edge TPU cannot map in the new int8 model: "
+            f"{'; '.join(shapes[:3])}; nothing was replaced"
+        )
     return ops
 
 
@@ -95,7 +105,11 @@ def data_summary(settings: TrainerConfig) -> dict:
     for split in ("train", "validation", "test"):
         _, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
         counts[split] = {name: int(np.sum(np.asarray(labels) == index)) for index, name in enumerate(settings.classes)}
-    return {"data_dir": settings.data_dir.name, "manifest": settings.manifest.name if settings.manifest else None, "counts": counts}
+    return {
+        "data_dir": settings.data_dir.name,
+        "manifest": settings.manifest.name if settings.manifest else None,
+        "counts": counts,
+    }
 
 
 def benchmark_metrics(settings: TrainerConfig, out: Path, float_path: Path) -> dict:
@@ -104,8 +118,11 @@ def benchmark_metrics(settings: TrainerConfig, out: Path, float_path: Path) -> d
     for benchmark in settings.export.benchmarks:
         other = settings.model_copy(update={"data_dir": benchmark.data_dir, "manifest": None})
         test = load_split(other, "test", preprocess="none")
-        results[benchmark.data_dir.name] = {"note": benchmark.note, "int8": evaluate_file(out, test, settings),
-                                            "float": evaluate_file(float_path, test, settings)}
+        results[benchmark.data_dir.name] = {
+            "note": benchmark.note,
+            "int8": evaluate_file(out, test, settings),
+            "float": evaluate_file(float_path, test, settings),
+        }
     return results
 
 
@@ -115,11 +132,22 @@ def write_contract(path: Path, settings: TrainerConfig, run: dict, ops: list[str
     model = ModelConfig.model_validate(run["model"])
     contract = {
         "labels": run["classes"],
-        "input": {**INT8_INPUT_DESCRIPTION, "preprocess": model.preprocess, "height": model.input_size,
-                  "width": model.input_size, "channels": 1},
-        "output": {"dtype": "uint8", "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point"},
-        "architecture": {"name": ARCHITECTURE_NAMES[model.architecture], **model.model_dump(),
-                         "flip_average": settings.export.flip_average},
+        "input": {
+            **INT8_INPUT_DESCRIPTION,
+            "preprocess": model.preprocess,
+            "height": model.input_size,
+            "width": model.input_size,
+            "channels": 1,
+        },
+        "output": {
+            "dtype": "uint8",
+            "meaning": "class probabilities in 'labels' order; dequantize with the output tensor's scale and zero point",
+        },
+        "architecture": {
+            "name": ARCHITECTURE_NAMES[model.architecture],
+            **model.model_dump(),
+            "flip_average": settings.export.flip_average,
+        },
         "run": settings.train.out_dir.name,
         "trained_from": source,
         "distilled_from": [Path(teacher).name for teacher in run.get("distill", {}).get("teachers", [])],
@@ -164,7 +192,9 @@ def shipped_scores(shipped: Path, split: Split, settings: TrainerConfig) -> dict
         return None
     if sorted(read_labels(shipped)) != sorted(settings.classes):
         return None
-    return summarize(split.labels, tflite_candidate(shipped, "shipped", split, settings.classes).probs, settings.classes)
+    return summarize(
+        split.labels, tflite_candidate(shipped, "shipped", split, settings.classes).probs, settings.classes
+    )
 
 
 def guard_shipped(settings: TrainerConfig, candidate: dict, validation: Split, force: bool) -> None:
@@ -174,15 +204,21 @@ def guard_shipped(settings: TrainerConfig, candidate: dict, validation: Split, f
     current = shipped_scores(shipped, validation, settings)
     if current is None:
         if shipped.is_file() and not force:
-            raise ExportCheckFailed(f"{shipped}: the shipped model has other classes than {settings.classes}, so the new "
-                                    "one cannot be compared with it; nothing was replaced (--force to replace it)")
+            raise ExportCheckFailed(
+                f"{shipped}: the shipped model has other classes than {settings.classes}, so the new "
+                "one cannot be compared with it; nothing was replaced (--force to replace it)"
+            )
         return
     where = f"the same {len(validation.labels)} files of {settings.data_dir.name}/validation"
-    print(f"shipped {shipped.name}: validation accuracy {current['accuracy']:.4f} macro-F1 {current['macro_f1']:.4f} on {where}")
+    print(
+        f"shipped {shipped.name}: validation accuracy {current['accuracy']:.4f} macro-F1 {current['macro_f1']:.4f} on {where}"
+    )
     if candidate["macro_f1"] < current["macro_f1"] and not force:
-        raise ExportCheckFailed(f"{shipped}: the new int8 model's validation macro-F1 {candidate['macro_f1']:.4f} is below "
-                                f"the shipped model's {current['macro_f1']:.4f} on {where}; nothing was replaced "
-                                "(--force to replace it anyway)")
+        raise ExportCheckFailed(
+            f"{shipped}: the new int8 model's validation macro-F1 {candidate['macro_f1']:.4f} is below "
+            f"the shipped model's {current['macro_f1']:.4f} on {where}; nothing was replaced "
+            "(--force to replace it anyway)"
+        )
 
 
 def float_twin_name(out: Path) -> str:
@@ -216,15 +252,21 @@ def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool, forc
     float_path = out.with_name(float_twin_name(out))
     float_path.write_bytes(convert_float(float_model))
     float_val = evaluate_file(float_path, validation, settings)
-    print(f"float TFLite {float_path.name} ({float_path.stat().st_size / 1024:.0f} KiB): validation accuracy {float_val['accuracy']:.4f} macro-F1 {float_val['macro_f1']:.4f}")
+    print(
+        f"float TFLite {float_path.name} ({float_path.stat().st_size / 1024:.0f} KiB): validation accuracy {float_val['accuracy']:.4f} macro-F1 {float_val['macro_f1']:.4f}"
+    )
     if not int8:
         return [float_path]
 
-    out.write_bytes(convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed)))
+    out.write_bytes(
+        convert_int8(quantizable, calibration_images(train, settings.export.calibration_samples, settings.train.seed))
+    )
     ops = check_edgetpu_compatible(out, settings.export.out)
     int8_val = evaluate_file(out, validation, settings)
     drop = float_val["accuracy"] - int8_val["accuracy"]
-    print(f"int8 TFLite ({out.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)")
+    print(
+        f"int8 TFLite ({out.stat().st_size / 1024:.0f} KiB, {source}): validation accuracy {int8_val['accuracy']:.4f} macro-F1 {int8_val['macro_f1']:.4f} (float - int8 = {drop * 100:+.2f} points)"
+    )
     if drop > settings.export.max_int8_drop:
         raise ExportCheckFailed(
             f"{settings.export.out}: the new int8 model's validation accuracy trails the float model by "
@@ -239,8 +281,15 @@ def export_files(settings: TrainerConfig, run: dict, out: Path, int8: bool, forc
         "benchmarks": benchmark_metrics(settings, out, float_path),
     }
     contract = write_contract(out, settings, run, ops, metrics, source)
-    confusion = plot_confusion(metrics["test"]["int8"]["confusion"], settings.classes, "int8 model, test", out.with_name(out.stem + "_confusion.png"))
+    confusion = plot_confusion(
+        metrics["test"]["int8"]["confusion"],
+        settings.classes,
+        "int8 model, test",
+        out.with_name(out.stem + "_confusion.png"),
+    )
     card = write_model_card(contract, out, confusion)
     shipped = settings.export.out
-    print(f"wrote {shipped} and {shipped.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}")
+    print(
+        f"wrote {shipped} and {shipped.with_suffix('.json')}; test accuracy int8 {metrics['test']['int8']['accuracy']:.4f} macro-F1 {metrics['test']['int8']['macro_f1']:.4f}"
+    )
     return [float_path, out, out.with_suffix(".json"), confusion, card]

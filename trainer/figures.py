@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -20,7 +20,9 @@ def read_history(path: Path) -> dict[str, list[float]]:
         return {}
     with path.open(newline="") as handle:
         rows = list({row["epoch"]: row for row in csv.DictReader(handle)}.values())
-    return {key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in (rows[0] if rows else {})}
+    return {
+        key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in (rows[0] if rows else {})
+    }
 
 
 def plot_training_curves(run_dir: Path) -> Path:
@@ -49,8 +51,15 @@ def plot_training_curves(run_dir: Path) -> Path:
     return path
 
 
-def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path,
-                   xlabel: str = "predicted", ylabel: str = "true", columns: Sequence[str] | None = None) -> Path:
+def plot_confusion(
+    confusion: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    title: str,
+    path: Path,
+    xlabel: str = "predicted",
+    ylabel: str = "true",
+    columns: Sequence[str] | None = None,
+) -> Path:
     """Row-normalised confusion matrix with counts, so recall per class reads off the diagonal. Any two
     labellings of the same faces (``trainer eda`` compares FER2013's labels with FER+'s, whose ``columns``
     add one for faces outside the classes)."""
@@ -61,10 +70,24 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], t
     axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(columns)):
-            axis.text(j, i, f"{rates[i, j]:.2f}\n({int(counts[i, j])})", ha="center", va="center",
-                      color="white" if rates[i, j] > 0.5 else "black", fontsize=8)
-    axis.set(xticks=range(len(columns)), yticks=range(len(classes)), xticklabels=columns, yticklabels=classes,
-             xlabel=xlabel, ylabel=ylabel, title=title)
+            axis.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}\n({int(counts[i, j])})",
+                ha="center",
+                va="center",
+                color="white" if rates[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
+    axis.set(
+        xticks=range(len(columns)),
+        yticks=range(len(classes)),
+        xticklabels=columns,
+        yticklabels=classes,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        title=title,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -85,14 +108,18 @@ def plot_reliability(bins_by_model: dict[str, list[tuple[float, float, int]]], p
     return path
 
 
-def plot_image_grid(images: Sequence[np.ndarray], captions: Sequence[str], title: str, path: Path, columns: int = 8) -> Path:
+def plot_image_grid(
+    images: Sequence[np.ndarray], captions: Sequence[str], title: str, path: Path, columns: int = 8
+) -> Path:
     """A captioned grid of gray images (or RGB overlays)."""
     rows = max(1, -(-len(images) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 2.0), squeeze=False)
     for axis in axes.ravel():
         axis.axis("off")
     for axis, image, caption in zip(axes.ravel(), images, captions):
-        axis.imshow(image.squeeze(), cmap=None if image.ndim == 3 and image.shape[-1] == 3 else "gray", vmin=0, vmax=255)
+        axis.imshow(
+            image.squeeze(), cmap=None if image.ndim == 3 and image.shape[-1] == 3 else "gray", vmin=0, vmax=255
+        )
         axis.set_title(caption, fontsize=5.5)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()

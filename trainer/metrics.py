@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -11,7 +11,10 @@ from common.scores import classification_scores
 
 def summarize(labels: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict:
     """Accuracy, per-class precision/recall/F1/support, macro and weighted F1, confusion matrix, ECE."""
-    return {**classification_scores(labels, probs.argmax(axis=1), classes), "ece": expected_calibration_error(labels, probs)}
+    return {
+        **classification_scores(labels, probs.argmax(axis=1), classes),
+        "ece": expected_calibration_error(labels, probs),
+    }
 
 
 def calibration_bins(labels: np.ndarray, probs: np.ndarray, bins: int = 15) -> list[tuple[float, float, int]]:

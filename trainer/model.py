@@ -156,8 +156,9 @@ def with_flip_average(model: keras.Model) -> keras.Model:
     for the float and the QAT model alike; the only weights added are the fixed mirror kernel.
     """
     height, width, _ = model.input_shape[1:]
-    pooling = next(index for index, layer in enumerate(model.layers)
-                   if isinstance(unwrapped(layer), layers.GlobalAveragePooling2D))
+    pooling = next(
+        index for index, layer in enumerate(model.layers) if isinstance(unwrapped(layer), layers.GlobalAveragePooling2D)
+    )
     backbone = keras.Model(model.inputs, model.layers[pooling].input, name=f"{model.name}_features")
     pixels = keras.Input((height, width, 1), batch_size=1, name="pixels")
     mirrored = mirror_width(height, width)(pixels)

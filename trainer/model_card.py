@@ -28,8 +28,10 @@ policing, health, education), nor on people who have not been told a camera is a
 
 def calibration(test_int8: dict) -> str:
     """The limit on reading the outputs as probabilities, with this model's own calibration error."""
-    return (f"- **Calibration.** On test, predicted confidence and accuracy differ by {test_int8['ece']:.3f} on "
-            "average (ECE); check the reliability plot of `trainer evaluate` before thresholding the scores.\n")
+    return (
+        f"- **Calibration.** On test, predicted confidence and accuracy differ by {test_int8['ece']:.3f} on "
+        "average (ECE); check the reliability plot of `trainer evaluate` before thresholding the scores.\n"
+    )
 
 
 def files_used(manifest: str | None) -> str:
@@ -60,8 +62,9 @@ def data_description(contract: dict) -> str:
     """What the model was trained on, by the data folder's name."""
     data = contract["data"]["data_dir"]
     if data.startswith("ferplus"):
-        labels = ("the FER+ majority of ten annotators per face"
-                  + (", trained towards the annotators' vote shares" if contract.get("targets") == "votes" else ""))
+        labels = "the FER+ majority of ten annotators per face" + (
+            ", trained towards the annotators' vote shares" if contract.get("targets") == "votes" else ""
+        )
         return f"`{data}`: FER2013's original pixels with {labels}"
     return f"`{data}`: FER2013's faces with its single original labels"
 
@@ -70,7 +73,9 @@ def benchmark_section(contract: dict) -> str:
     """The other datasets the export scored, each with the reason its figures differ."""
     sections = []
     for name, result in contract["metrics"].get("benchmarks", {}).items():
-        table = markdown_table({"int8 TFLite (this file)": result["int8"], "float TFLite twin": result["float"]}, contract["labels"])
+        table = markdown_table(
+            {"int8 TFLite (this file)": result["int8"], "float TFLite twin": result["float"]}, contract["labels"]
+        )
         sections.append(f"### Also measured: {name}/test ({result['int8']['n']} images)\n{table}\n\n{result['note']}\n")
     return "\n".join(sections)
 
@@ -81,41 +86,43 @@ def render(contract: dict, shown: Path, confusion_png: str) -> str:
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
     counts = contract["data"]["counts"]
-    data_rows = "\n".join(f"| {split} | " + " | ".join(str(n) for n in by_class.values()) + f" | {sum(by_class.values())} |"
-                          for split, by_class in counts.items())
+    data_rows = "\n".join(
+        f"| {split} | " + " | ".join(str(n) for n in by_class.values()) + f" | {sum(by_class.values())} |"
+        for split, by_class in counts.items()
+    )
     return f"""# Model card: {model_name}
 
 A compact {describe(arch)},
-trained from scratch{distillation(contract)}, fine-tuned by {contract['trained_from']}, exported as a full-integer int8 TFLite file
+trained from scratch{distillation(contract)}, fine-tuned by {contract["trained_from"]}, exported as a full-integer int8 TFLite file
 (uint8 raw-pixel input, uint8 probabilities, static batch 1, Edge TPU-compatible operators:
-{', '.join(contract['operators'])}). Outputs, in order: {', '.join(contract['labels'])}.
-Input preprocessing (the contract's `input.preprocess`, done by the daemon): `{contract['input'].get('preprocess', 'none')}`
+{", ".join(contract["operators"])}). Outputs, in order: {", ".join(contract["labels"])}.
+Input preprocessing (the contract's `input.preprocess`, done by the daemon): `{contract["input"].get("preprocess", "none")}`
 on the gray face crop, then the resize.
 
 ## Data
 {data_description(contract)}; four classes, FER2013's canonical split (train = Training, validation = PublicTest,
-test = PrivateTest); {files_used(contract['data']['manifest'])}.
+test = PrivateTest); {files_used(contract["data"]["manifest"])}.
 Everything was chosen on validation; test is evaluated at each export, for this card, and never used for a choice.
 
-| split | {' | '.join(contract['labels'])} | total |
-|---|{'---|' * (len(contract['labels']) + 1)}
+| split | {" | ".join(contract["labels"])} | total |
+|---|{"---|" * (len(contract["labels"]) + 1)}
 {data_rows}
 
-## Test metrics ({test['int8']['n']} images of {contract['data']['data_dir']}/test, PrivateTest)
-{markdown_table({'int8 TFLite (this file)': test['int8'], 'float TFLite twin': test['float']}, contract['labels'])}
+## Test metrics ({test["int8"]["n"]} images of {contract["data"]["data_dir"]}/test, PrivateTest)
+{markdown_table({"int8 TFLite (this file)": test["int8"], "float TFLite twin": test["float"]}, contract["labels"])}
 
 {benchmark_section(contract)}
-Validation (used for every choice): int8 accuracy {validation['int8']['accuracy']:.4f}, macro-F1
-{validation['int8']['macro_f1']:.4f}; float accuracy {validation['float']['accuracy']:.4f}.
+Validation (used for every choice): int8 accuracy {validation["int8"]["accuracy"]:.4f}, macro-F1
+{validation["int8"]["macro_f1"]:.4f}; float accuracy {validation["float"]["accuracy"]:.4f}.
 
 ![confusion matrix of the int8 model on test]({confusion_png})
 
-{LIMITS}{calibration(test['int8'])}
+{LIMITS}{calibration(test["int8"])}
 Reproduce (from the repository root, where each shipped run keeps its experiment file and checkpoint under its
-name, `experiments/RESULTS.md`): `trainer --config experiments/{contract['run']}.yaml export --int8 --run
-checkpoints/{contract['run']}{out_flag}` rebuilds this file and writes this card; `trainer evaluate {shown}
+name, `experiments/RESULTS.md`): `trainer --config experiments/{contract["run"]}.yaml export --int8 --run
+checkpoints/{contract["run"]}{out_flag}` rebuilds this file and writes this card; `trainer evaluate {shown}
 --split test` scores it again.
-Exported {contract['exported']}.
+Exported {contract["exported"]}.
 """
 
 

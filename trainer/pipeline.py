@@ -6,9 +6,9 @@ uint8 array; augmentation then runs batched, in the graph, which keeps 2 CPU cor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -44,17 +44,23 @@ def read_gray(path: Path, size: int, preprocess: str = "none") -> np.ndarray:
     return model_input(image, size, size, preprocess)
 
 
-def load_split(settings: TrainerConfig, split: str, size: int | None = None, preprocess: str | None = None,
-               targets: bool = False) -> Split:
+def load_split(
+    settings: TrainerConfig, split: str, size: int | None = None, preprocess: str | None = None, targets: bool = False
+) -> Split:
     """A split as model inputs: ``preprocess`` defaults to the model's (``model.preprocess``); training
     passes ``none`` and preprocesses after augmenting. With ``targets`` and ``train.targets: votes``, the
     split carries the annotators' vote shares."""
     size = size or settings.model.input_size
     method = settings.model.preprocess if preprocess is None else preprocess
     paths, labels = split_files(settings.data_dir, split, settings.classes, settings.manifest)
-    images = np.stack([read_gray(p, size, method) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False,
-                                                                 disable=None)])
-    soft = vote_targets(settings.data_dir, paths, settings.classes) if targets and settings.train.targets == "votes" else None
+    images = np.stack(
+        [read_gray(p, size, method) for p in tqdm(paths, desc=f"load {split}", unit="img", leave=False, disable=None)]
+    )
+    soft = (
+        vote_targets(settings.data_dir, paths, settings.classes)
+        if targets and settings.train.targets == "votes"
+        else None
+    )
     return Split(images[..., None], np.asarray(labels, dtype=np.int64), soft)
 
 
@@ -91,8 +97,10 @@ def random_erasing(images: tf.Tensor, probability: float = 0.5, max_fraction: fl
     rows = tf.range(height)[None, :, None]
     cols = tf.range(width)[None, None, :]
     inside = (
-        (rows >= y0[:, None, None]) & (rows < (y0 + h)[:, None, None])
-        & (cols >= x0[:, None, None]) & (cols < (x0 + w)[:, None, None])
+        (rows >= y0[:, None, None])
+        & (rows < (y0 + h)[:, None, None])
+        & (cols >= x0[:, None, None])
+        & (cols < (x0 + w)[:, None, None])
     )
     chosen = tf.random.uniform([batch, 1, 1]) < probability
     fill = tf.random.uniform([batch, 1, 1, 1], 0, 255)
@@ -107,7 +115,9 @@ def training_dataset(split: Split, num_classes: int, settings: TrainConfig, prep
     augment = augmenter(seed, strength)
     targets = split.targets if split.targets is not None else np.eye(num_classes, dtype=np.float32)[split.labels]
     dataset = tf.data.Dataset.from_tensor_slices((split.images, targets.astype(np.float32)))
-    dataset = dataset.shuffle(len(split.labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size, drop_remainder=True)
+    dataset = dataset.shuffle(len(split.labels), seed=seed, reshuffle_each_iteration=True).batch(
+        batch_size, drop_remainder=True
+    )
 
     def transform(images, labels):
         images = tf.clip_by_value(augment(tf.cast(images, tf.float32), training=True), 0.0, 255.0)
@@ -115,7 +125,9 @@ def training_dataset(split: Split, num_classes: int, settings: TrainConfig, prep
 
     dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     if settings.camera_degradation > 0 or preprocess != "none":
-        dataset = dataset.map(camera_augmentation(settings.camera_degradation, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(
+            camera_augmentation(settings.camera_degradation, preprocess), num_parallel_calls=tf.data.AUTOTUNE
+        )
     if settings.mixup > 0:
         dataset = dataset.map(lambda x, y: mix(x, y, settings.mixup), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

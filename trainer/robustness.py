@@ -55,8 +55,11 @@ CLEAN = Condition("clean", 0)
 
 def benchmark_conditions() -> list[Condition]:
     """The clean faces, then the 18 corrupted conditions in ``BENCHMARK`` order."""
-    return [CLEAN] + [Condition(name, severity, level, apply) for name, apply, levels in BENCHMARK
-                      for severity, level in enumerate(levels, 1)]
+    return [CLEAN] + [
+        Condition(name, severity, level, apply)
+        for name, apply, levels in BENCHMARK
+        for severity, level in enumerate(levels, 1)
+    ]
 
 
 def face_seed(image: np.ndarray, condition: Condition) -> int:
@@ -80,8 +83,10 @@ def class_columns(spec: ModelSpec, classifier: EmotionClassifier, classes: list[
     outputs = {label.lower(): index for index, label in enumerate(classifier.labels)}
     missing = [name for name in classes if name.lower() not in outputs]
     if missing:
-        raise UserError(f"{MODEL_ARGUMENT} {spec.path}: no output for class {', '.join(missing)} "
-                        f"(its labels: {', '.join(classifier.labels)}; give labels=... in output order)")
+        raise UserError(
+            f"{MODEL_ARGUMENT} {spec.path}: no output for class {', '.join(missing)} "
+            f"(its labels: {', '.join(classifier.labels)}; give labels=... in output order)"
+        )
     return [outputs[name.lower()] for name in classes]
 
 
@@ -98,7 +103,9 @@ def load_models(texts: list[str]) -> list[tuple[ModelSpec, EmotionClassifier]]:
 def read_faces(settings: TrainerConfig, split: str) -> tuple[list[np.ndarray], np.ndarray]:
     """Every face of the split (all files: the benchmark ignores the training manifest) as raw 48x48 gray."""
     paths, labels = split_files(settings.data_dir, split, settings.classes)
-    faces = [read_gray(path, FACE_SIZE) for path in tqdm(paths, desc=f"read {split}", unit="img", leave=False, disable=None)]
+    faces = [
+        read_gray(path, FACE_SIZE) for path in tqdm(paths, desc=f"read {split}", unit="img", leave=False, disable=None)
+    ]
     return faces, np.asarray(labels)
 
 
@@ -108,8 +115,9 @@ def score_models(models, faces: list[np.ndarray], truth: np.ndarray, classes: li
     conditions = benchmark_conditions()
     columns = {spec.name: class_columns(spec, classifier, classes) for spec, classifier in models}
     scores: dict[str, dict] = {spec.name: {} for spec, _ in models}
-    with tqdm(total=len(conditions) * len(faces) * len(models), desc="robustness", unit="face", disable=None,
-              mininterval=1.0) as progress:
+    with tqdm(
+        total=len(conditions) * len(faces) * len(models), desc="robustness", unit="face", disable=None, mininterval=1.0
+    ) as progress:
         for condition in conditions:
             corrupted = [corrupt(face, condition) for face in faces]
             for spec, classifier in models:
@@ -127,12 +135,20 @@ def summarize(scores: dict[str, dict]) -> dict[str, dict]:
     conditions = benchmark_conditions()[1:]
     summary = {}
     for name, by_key in scores.items():
-        mean = {metric: float(np.mean([by_key[c.key][metric] for c in conditions])) for metric in ("accuracy", "macro_f1")}
-        per_corruption = {corruption: float(np.mean([by_key[c.key]["accuracy"] for c in conditions if c.corruption == corruption]))
-                          for corruption, _, _ in BENCHMARK}
+        mean = {
+            metric: float(np.mean([by_key[c.key][metric] for c in conditions])) for metric in ("accuracy", "macro_f1")
+        }
+        per_corruption = {
+            corruption: float(np.mean([by_key[c.key]["accuracy"] for c in conditions if c.corruption == corruption]))
+            for corruption, _, _ in BENCHMARK
+        }
         clean = by_key[CLEAN.key]
-        summary[name] = {"clean": clean, "mean_corrupted": mean, "mean_accuracy_per_corruption": per_corruption,
-                         "relative_accuracy": mean["accuracy"] / clean["accuracy"] if clean["accuracy"] else 0.0}
+        summary[name] = {
+            "clean": clean,
+            "mean_corrupted": mean,
+            "mean_accuracy_per_corruption": per_corruption,
+            "relative_accuracy": mean["accuracy"] / clean["accuracy"] if clean["accuracy"] else 0.0,
+        }
     return summary
 
 
@@ -171,9 +187,20 @@ def plot(results: dict, path: Path) -> Path:
     for axis, corruption in zip(axes.ravel(), corruptions):
         keys = [CLEAN.key] + [f"{corruption}-{severity}" for severity in (1, 2, 3)]
         for name, model in results["models"].items():
-            axis.plot(range(4), [model["conditions"][key]["accuracy"] for key in keys], "o-", markersize=3,
-                      label=f"{name} (mean {model['summary']['mean_corrupted']['accuracy']:.3f})")
-        axis.axhline(results["majority_class_share"], color="gray", linestyle=":", linewidth=1, label="always the commonest class")
+            axis.plot(
+                range(4),
+                [model["conditions"][key]["accuracy"] for key in keys],
+                "o-",
+                markersize=3,
+                label=f"{name} (mean {model['summary']['mean_corrupted']['accuracy']:.3f})",
+            )
+        axis.axhline(
+            results["majority_class_share"],
+            color="gray",
+            linestyle=":",
+            linewidth=1,
+            label="always the commonest class",
+        )
         levels = [f"{c['level']:g}" for c in results["conditions"] if c["corruption"] == corruption]
         axis.set_title(f"{corruption} ({', '.join(levels)})", fontsize=9)
         axis.set_xticks(range(4), ["clean", "1", "2", "3"])
@@ -184,8 +211,11 @@ def plot(results: dict, path: Path) -> Path:
         axis.set_xlabel("severity")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    figure.suptitle(f"Accuracy under camera degradations: {results['images']} {results['split']} faces of "
-                    f"{Path(results['data_dir']).name} (legend: mean over the 18 corrupted conditions)", fontsize=9)
+    figure.suptitle(
+        f"Accuracy under camera degradations: {results['images']} {results['split']} faces of "
+        f"{Path(results['data_dir']).name} (legend: mean over the 18 corrupted conditions)",
+        fontsize=9,
+    )
     figure.tight_layout(rect=(0, 0.05, 1, 1))
     figure.savefig(path, dpi=90)
     plt.close(figure)
@@ -200,26 +230,43 @@ def run_robustness(settings: TrainerConfig) -> int:
     scores = score_models(models, faces, truth, settings.classes)
     summary = summarize(scores)
     results = {
-        "data_dir": str(settings.data_dir), "split": options.split, "images": len(faces), "classes": settings.classes,
+        "data_dir": str(settings.data_dir),
+        "split": options.split,
+        "images": len(faces),
+        "classes": settings.classes,
         "majority_class_share": float(np.bincount(truth).max() / len(truth)),
         "runtime_s": round(time.perf_counter() - started, 1),
-        "conditions": [{"key": c.key, "corruption": c.corruption, "severity": c.severity, "level": c.level}
-                       for c in benchmark_conditions()],
-        "models": {spec.name: {"path": str(spec.path), "preprocess": classifier.preprocess, "summary": summary[spec.name],
-                               "conditions": scores[spec.name]} for spec, classifier in models},
+        "conditions": [
+            {"key": c.key, "corruption": c.corruption, "severity": c.severity, "level": c.level}
+            for c in benchmark_conditions()
+        ],
+        "models": {
+            spec.name: {
+                "path": str(spec.path),
+                "preprocess": classifier.preprocess,
+                "summary": summary[spec.name],
+                "conditions": scores[spec.name],
+            }
+            for spec, classifier in models
+        },
     }
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "robustness.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = markdown_report(results)
     plot(results, out / "robustness.png")
-    title = (f"# Robustness on `{options.split}` ({len(faces)} faces of {settings.data_dir.name}): "
-             "6 camera degradations x 3 severities")
-    note = (f"Each face is corrupted at 48x48 before the model's own preprocessing and resize (`trainer robustness`, "
-            f"trainer/corruptions.py); always answering the commonest class scores {results['majority_class_share']:.4f}. "
-            f"Scoring took {results['runtime_s']:.0f} s.")
-    (out / "report.md").write_text(f"{title}\n\n{note}\n\n{table}\n\n![accuracy by corruption and severity](robustness.png)\n",
-                                   encoding="utf-8")
+    title = (
+        f"# Robustness on `{options.split}` ({len(faces)} faces of {settings.data_dir.name}): "
+        "6 camera degradations x 3 severities"
+    )
+    note = (
+        f"Each face is corrupted at 48x48 before the model's own preprocessing and resize (`trainer robustness`, "
+        f"trainer/corruptions.py); always answering the commonest class scores {results['majority_class_share']:.4f}. "
+        f"Scoring took {results['runtime_s']:.0f} s."
+    )
+    (out / "report.md").write_text(
+        f"{title}\n\n{note}\n\n{table}\n\n![accuracy by corruption and severity](robustness.png)\n", encoding="utf-8"
+    )
     print(table)
     print(f"report: {out / 'report.md'}")
     return 0

@@ -46,7 +46,14 @@ def prepare_run_dir(settings: TrainerConfig, resume: bool) -> Path:
     return run_dir
 
 
-RESUMED_SECTIONS = ("classes", "data", "model", "train", "qat", "distill")  # what shapes the weights; not where files go
+RESUMED_SECTIONS = (
+    "classes",
+    "data",
+    "model",
+    "train",
+    "qat",
+    "distill",
+)  # what shapes the weights; not where files go
 
 
 def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
@@ -60,10 +67,14 @@ def check_resumable(run_dir: Path, settings: TrainerConfig) -> None:
         # The data by name (its folder may have moved too), and the flip averaging the selection scores with.
         tree["data"] = {key: tree[key] and Path(tree[key]).name for key in ("data_dir", "manifest")}
         tree["data"]["flip_average"] = tree.get("export", {}).get("flip_average")
-    changed = [key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)]
+    changed = [
+        key for section in RESUMED_SECTIONS for key in changed_keys(saved.get(section), current[section], section)
+    ]
     if changed:
-        raise UserError(f"{run_dir}: --resume with settings other than the run's config.json ({', '.join(changed[:4])}); "
-                        "resume with the config it was started with, or start a new run with --out")
+        raise UserError(
+            f"{run_dir}: --resume with settings other than the run's config.json ({', '.join(changed[:4])}); "
+            "resume with the config it was started with, or start a new run with --out"
+        )
 
 
 def with_defaults(saved: dict, defaults: dict) -> dict:
@@ -80,8 +91,11 @@ def with_defaults(saved: dict, defaults: dict) -> dict:
 def changed_keys(saved, current, prefix: str) -> list[str]:
     """Dotted keys whose values differ between two JSON trees."""
     if isinstance(saved, dict) and isinstance(current, dict):
-        return [key for name in sorted(saved.keys() | current.keys())
-                for key in changed_keys(saved.get(name), current.get(name), f"{prefix}.{name}")]
+        return [
+            key
+            for name in sorted(saved.keys() | current.keys())
+            for key in changed_keys(saved.get(name), current.get(name), f"{prefix}.{name}")
+        ]
     return [] if saved == current else [f"{prefix}: {saved!r} -> {current!r}"]
 
 
@@ -118,12 +132,16 @@ def matching_run(run_dir: Path, settings: TrainerConfig, role: str) -> dict:
     run = saved_run(run_dir)
     size = run["model"]["input_size"]
     if run["classes"] != settings.classes or size != settings.model.input_size:
-        raise UserError(f"{run_dir}: {role} trained on classes {run['classes']} at {size} px, but the config has "
-                        f"{settings.classes} at {settings.model.input_size} px (trainer.classes, trainer.model.input_size)")
+        raise UserError(
+            f"{run_dir}: {role} trained on classes {run['classes']} at {size} px, but the config has "
+            f"{settings.classes} at {settings.model.input_size} px (trainer.classes, trainer.model.input_size)"
+        )
     preprocess = run["model"].get("preprocess", "none")
     if preprocess != settings.model.preprocess:
-        raise UserError(f"{run_dir}: {role} trained on faces preprocessed '{preprocess}', but the config has "
-                        f"'{settings.model.preprocess}' (trainer.model.preprocess)")
+        raise UserError(
+            f"{run_dir}: {role} trained on faces preprocessed '{preprocess}', but the config has "
+            f"'{settings.model.preprocess}' (trainer.model.preprocess)"
+        )
     return run
 
 

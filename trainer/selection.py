@@ -18,6 +18,7 @@ from trainer.model import unwrapped
 from trainer.pipeline import Split, preprocessed
 from trainer.runs import RECORD, WEIGHTS, write_atomically
 
+
 def validation_scores(model: keras.Model, validation: Split, classes: list[str], flip_average: bool) -> dict:
     """Accuracy and macro-F1 of the model as it will be shipped: with ``export.flip_average`` each face is
     scored with its mirror image (on FER2013 that is worth up to 2-3 points, and runs rank differently with
@@ -47,7 +48,9 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     ``moving = momentum * moving + (1 - momentum) * batch``; momentum k/(k+1) at batch k (from 0) makes
     that the exact running mean.
     """
-    layers = [unwrapped(layer) for layer in model.layers if isinstance(unwrapped(layer), keras.layers.BatchNormalization)]
+    layers = [
+        unwrapped(layer) for layer in model.layers if isinstance(unwrapped(layer), keras.layers.BatchNormalization)
+    ]
     saved = [layer.momentum for layer in layers]
     for index, start in enumerate(range(0, len(images), batch_size)):
         for layer in layers:
@@ -89,11 +92,16 @@ class SelectOnValidation(keras.callbacks.Callback):
         """Score the model's current weights as shipped and keep them if they are the best so far."""
         if len(self.calibration):
             recalibrate_batchnorm(self.model, self.calibration)
-        scores = validation_scores(self.model, self.validation, self.settings.classes, self.settings.export.flip_average)
+        scores = validation_scores(
+            self.model, self.validation, self.settings.classes, self.settings.export.flip_average
+        )
         if scores["macro_f1"] > self.best:
             self.best = scores["macro_f1"]
             self.save_selection({**record, "val_macro_f1": scores["macro_f1"], "val_accuracy": scores["accuracy"]})
-        print(f"  {name}: val_accuracy {scores['accuracy']:.4f} val_macro_f1 {scores['macro_f1']:.4f} (best {self.best:.4f})", flush=True)
+        print(
+            f"  {name}: val_accuracy {scores['accuracy']:.4f} val_macro_f1 {scores['macro_f1']:.4f} (best {self.best:.4f})",
+            flush=True,
+        )
         return scores
 
     def save_selection(self, record: dict) -> None:
@@ -147,8 +155,15 @@ def calibration_sample(train: Split, settings: TrainerConfig) -> np.ndarray:
     return preprocessed(train.images[order[: settings.train.bn_recalibration]], settings.model.preprocess)
 
 
-def phase_callbacks(phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig,
-                    epochs: int, average_last: int) -> list:
+def phase_callbacks(
+    phase_dir: Path,
+    run_dir: Path,
+    train: Split,
+    validation: Split,
+    settings: TrainerConfig,
+    epochs: int,
+    average_last: int,
+) -> list:
     """Order matters: selection first, so the logs the others see already hold the validation scores."""
     selection = SelectOnValidation(validation, settings, phase_dir, calibration_sample(train, settings))
     averaging = [AverageLastEpochs(selection, epochs - average_last, phase_dir)] if average_last else []

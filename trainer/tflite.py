@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
@@ -15,7 +15,7 @@ from edge.classifier import EmotionClassifier
 INT8_INPUT_DESCRIPTION = {
     "dtype": "uint8",
     "pixels": "grayscale 0..255 of the face crop through 'preprocess' (edge/preprocess.py: none, or cv2.equalizeHist "
-              "or CLAHE(2.0, 8x8) on the gray crop), then resized to height x width (area filter down, bilinear up)",
+    "or CLAHE(2.0, 8x8) on the gray crop), then resized to height x width (area filter down, bilinear up)",
     "layout": "NHWC, static batch of 1",
     "quantization": "use the input tensor's own scale and zero point",
 }
@@ -26,7 +26,12 @@ def predict_tflite(path: Path, gray: np.ndarray, labels: Sequence[str], preproce
     a score measured here is the score the device gets (same preprocess, resize, quantization and
     interpreter). ``preprocess`` None follows the file's contract; a file being exported has none yet."""
     classifier = EmotionClassifier(path, threads=2, labels=list(labels), preprocess=preprocess)
-    return np.concatenate([classifier.classify([image]) for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1, disable=None)])
+    return np.concatenate(
+        [
+            classifier.classify([image])
+            for image in tqdm(gray, desc=f"run {path.name}", unit="img", leave=False, mininterval=1, disable=None)
+        ]
+    )
 
 
 def tflite_ops(path: Path) -> list[str]:

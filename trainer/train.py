@@ -22,12 +22,15 @@ from trainer.quantize import quantize_for_training
 from trainer.runs import load_float, load_weights, matching_run, prepare_run_dir
 from trainer.selection import calibration_sample, phase_callbacks, recalibrate_batchnorm
 
+
 def steps_per_epoch(train: Split, settings: TrainerConfig) -> int:
     """Whole batches of the training split, capped by ``train.max_steps_per_epoch`` for smoke runs."""
     steps = len(train.labels) // settings.train.batch_size
     if steps == 0:
-        raise UserError(f"train split: {len(train.labels)} images, fewer than one batch of "
-                        f"trainer.train.batch_size {settings.train.batch_size}")
+        raise UserError(
+            f"train split: {len(train.labels)} images, fewer than one batch of "
+            f"trainer.train.batch_size {settings.train.batch_size}"
+        )
     return min(steps, settings.train.max_steps_per_epoch or steps)
 
 
@@ -43,8 +46,16 @@ def load_teachers(train: Split, settings: TrainerConfig) -> list[keras.Model]:
     return teachers
 
 
-def fit_phase(model, phase_dir: Path, run_dir: Path, train: Split, validation: Split, settings: TrainerConfig, epochs: int,
-              average_last: int = 0) -> None:
+def fit_phase(
+    model,
+    phase_dir: Path,
+    run_dir: Path,
+    train: Split,
+    validation: Split,
+    settings: TrainerConfig,
+    epochs: int,
+    average_last: int = 0,
+) -> None:
     """Fit one phase (float or QAT), resumable; skipped when the phase already finished."""
     if (phase_dir / "done").exists():
         print(f"{phase_dir.name}: already trained, skipping", flush=True)
@@ -96,9 +107,20 @@ def run_training(settings: TrainerConfig, resume: bool = False) -> int:
             raise UserError(f"{settings.train.init_weights}: train.init_weights file not found")
         load_weights(model, settings.train.init_weights)
     compile_model(model, cosine_schedule(settings.train.learning_rate, settings.train.epochs, steps), settings)
-    print(f"float training: {settings.train.epochs} epochs, peak learning rate {settings.train.learning_rate:g}", flush=True)
-    fit_phase(model, run_dir / "float", run_dir, train, validation, settings, settings.train.epochs,
-              settings.train.average_last)
+    print(
+        f"float training: {settings.train.epochs} epochs, peak learning rate {settings.train.learning_rate:g}",
+        flush=True,
+    )
+    fit_phase(
+        model,
+        run_dir / "float",
+        run_dir,
+        train,
+        validation,
+        settings,
+        settings.train.epochs,
+        settings.train.average_last,
+    )
     return finish_with_qat(run_dir, train, validation, settings)
 
 
@@ -107,10 +129,15 @@ def finish_with_qat(run_dir: Path, train: Split, validation: Split, settings: Tr
     if settings.qat.epochs:
         qat_model = quantize_for_training(load_float(run_dir))
         steps = steps_per_epoch(train, settings)
-        schedule = keras.optimizers.schedules.CosineDecay(settings.qat.learning_rate, settings.qat.epochs * steps, alpha=0.1)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            settings.qat.learning_rate, settings.qat.epochs * steps, alpha=0.1
+        )
         compile_model(qat_model, schedule, settings)
-        print(f"quantization-aware training (QAT): {settings.qat.epochs} epochs from the selected float weights, "
-              f"peak learning rate {settings.qat.learning_rate:g}", flush=True)
+        print(
+            f"quantization-aware training (QAT): {settings.qat.epochs} epochs from the selected float weights, "
+            f"peak learning rate {settings.qat.learning_rate:g}",
+            flush=True,
+        )
         fit_phase(qat_model, run_dir / "qat", run_dir, train, validation, settings, settings.qat.epochs)
 
     from trainer.figures import plot_training_curves

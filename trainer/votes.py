@@ -10,8 +10,8 @@ renormalised; every face kept has its majority among the classes, so none is lef
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -33,7 +33,9 @@ def read_votes(data_dir: Path, classes: Sequence[str]) -> dict[str, np.ndarray]:
                 raise UserError(f"{path}: no column {missing[0]} (expected path and a vote count per class)")
             return {row["path"]: np.array([float(row[c]) for c in columns], dtype=np.float32) for row in reader}
     except FileNotFoundError:
-        raise UserError(f"{path}: votes file not found (train.targets: votes needs FER+'s votes.csv in the data folder)") from None
+        raise UserError(
+            f"{path}: votes file not found (train.targets: votes needs FER+'s votes.csv in the data folder)"
+        ) from None
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise UserError(f"{path}: cannot read the votes ({type(exc).__name__}: {exc})") from None
 

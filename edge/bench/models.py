@@ -26,8 +26,8 @@ import numpy as np
 from common.errors import UserError
 from edge.bench.speed import percentiles_ms
 from edge.classifier import EmotionClassifier, contract_file, read_labels
-from edge.preprocess import PREPROCESSES
 from edge.config import EdgeConfig
+from edge.preprocess import PREPROCESSES
 
 RANGES = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
 PEER_KEYS = ("range", "labels", "size", "channels", "preprocess")
@@ -48,13 +48,22 @@ class ModelSpec:
 
     def load(self, threads: int = 1) -> EmotionClassifier:
         """The daemon's classifier for this model, its stated input shape checked."""
-        classifier = EmotionClassifier(self.path, threads, self.accelerator, self.fallback_to_cpu,
-                                       labels=self.labels, pixel_range=self.pixel_range, preprocess=self.preprocess)
+        classifier = EmotionClassifier(
+            self.path,
+            threads,
+            self.accelerator,
+            self.fallback_to_cpu,
+            labels=self.labels,
+            pixel_range=self.pixel_range,
+            preprocess=self.preprocess,
+        )
         actual = {"size": classifier.height, "channels": classifier.channels}
         for key, value in self.expect.items():
             if actual[key] != value or (key == "size" and classifier.width != value):
-                raise UserError(f"{self.flag} {self.path}: {key}={value} but the model's input is "
-                                f"{classifier.height}x{classifier.width}x{classifier.channels}")
+                raise UserError(
+                    f"{self.flag} {self.path}: {key}={value} but the model's input is "
+                    f"{classifier.height}x{classifier.width}x{classifier.channels}"
+                )
         return classifier
 
 
@@ -66,8 +75,9 @@ def shipped_specs(config: EdgeConfig) -> list[ModelSpec]:
         raise UserError(f"{model}: model file not found")
     labels = read_labels(model)
     name = "int8" if model.name == "emotion_int8.tflite" else model.stem
-    specs = [ModelSpec(name, model, labels, accelerator=config.accelerator,
-                       fallback_to_cpu=config.edgetpu_fallback_to_cpu)]
+    specs = [
+        ModelSpec(name, model, labels, accelerator=config.accelerator, fallback_to_cpu=config.edgetpu_fallback_to_cpu)
+    ]
     twin = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("float_twin")
     if twin and (model.parent / twin).is_file():
         specs.append(ModelSpec("float", model.parent / twin, labels))
@@ -92,9 +102,15 @@ def parse_peer(text: str, flag: str = "--peer") -> ModelSpec:
         elif key != "labels":
             raise UserError(f"{flag} {text}: {token!r} is not key=value")
         values[key].append(token)
-    return ModelSpec(path.stem, path, _peer_labels(text, path, values, flag), _peer_range(text, values, flag),
-                     {k: _positive_int(text, k, values[k][0], flag) for k in ("size", "channels") if k in values}, flag=flag,
-                     preprocess=_peer_preprocess(text, values, flag))
+    return ModelSpec(
+        path.stem,
+        path,
+        _peer_labels(text, path, values, flag),
+        _peer_range(text, values, flag),
+        {k: _positive_int(text, k, values[k][0], flag) for k in ("size", "channels") if k in values},
+        flag=flag,
+        preprocess=_peer_preprocess(text, values, flag),
+    )
 
 
 def _peer_labels(text: str, path: Path, values: dict, flag: str) -> list[str]:
@@ -149,6 +165,13 @@ def compare_speed(specs: list[ModelSpec], crops: list[np.ndarray], threads: list
         for spec in specs:
             latency = time_classifier(spec.load(count), crops, repeats)
             baseline = baseline or latency["p50"]
-            rows.append({"model": spec.name, "path": str(spec.path), "threads": count, "ms_per_face": latency,
-                         "p50_ratio_to_shipped": round(latency["p50"] / baseline, 2)})
+            rows.append(
+                {
+                    "model": spec.name,
+                    "path": str(spec.path),
+                    "threads": count,
+                    "ms_per_face": latency,
+                    "p50_ratio_to_shipped": round(latency["p50"] / baseline, 2),
+                }
+            )
     return rows

@@ -54,16 +54,19 @@ def pipeline_table(rows: list[dict]) -> str:
     ]
     for row in rows:
         cells = " | ".join(_ms(row["latency_ms"][s]) for s in stages)
-        lines.append(f"| {row['faces_per_frame']:g} | {row['threads']} | **{row['fps']}** | {cells} | "
-                     f"{100 * row['cpu_share']:.0f} % | {row['peak_rss_mb']} |")
+        lines.append(
+            f"| {row['faces_per_frame']:g} | {row['threads']} | **{row['fps']}** | {cells} | "
+            f"{100 * row['cpu_share']:.0f} % | {row['peak_rss_mb']} |"
+        )
     return "\n".join(lines)
 
 
 def classifier_table(rows: list[dict]) -> str:
     lines = ["| model | threads | ms per face p50 / p95 / p99 | p50 vs shipped |", "|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row['model']} | {row['threads']} | {_ms(row['ms_per_face'])} | "
-                     f"{row['p50_ratio_to_shipped']:.2f}x |")
+        lines.append(
+            f"| {row['model']} | {row['threads']} | {_ms(row['ms_per_face'])} | {row['p50_ratio_to_shipped']:.2f}x |"
+        )
     return "\n".join(lines)
 
 
@@ -76,8 +79,9 @@ def accuracy_table(results: dict) -> str:
     for name, result in results.items():
         f1 = " | ".join(f"{result['per_class'][c]['f1']:.3f}" for c in classes)
         lacks = ", ".join(result["missing_classes"]) or "-"
-        lines.append(f"| {name} | {result['n']} | **{result['accuracy']:.4f}** | {result['macro_f1']:.4f} | "
-                     f"{f1} | {lacks} |")
+        lines.append(
+            f"| {name} | {result['n']} | **{result['accuracy']:.4f}** | {result['macro_f1']:.4f} | {f1} | {lacks} |"
+        )
     return "\n".join(lines)
 
 
@@ -111,8 +115,10 @@ def targets_table(checks: list[dict]) -> str:
 def markdown(report: dict) -> str:
     """All tables of a report, headed by the machine they were measured on."""
     host = report["machine"]
-    parts = [f"Machine: {host['cpu']}, {host['cores']} cores ({host['arch']}), load average "
-             f"{' / '.join(map(str, host['load_average']))}; LiteRT {host['litert']}; source: {report['source']}"]
+    parts = [
+        f"Machine: {host['cpu']}, {host['cores']} cores ({host['arch']}), load average "
+        f"{' / '.join(map(str, host['load_average']))}; LiteRT {host['litert']}; source: {report['source']}"
+    ]
     parts += ["", "Pipeline, per frame:", "", pipeline_table(report["pipeline"])]
     parts += ["", "Classifier, per face:", "", classifier_table(report["classifiers"])]
     if report["targets"]:

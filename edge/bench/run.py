@@ -36,8 +36,10 @@ def check_source_ends(source: str | None) -> None:
     """A bench times one pass over its source, so the source must end. Checked here, at the bench's start,
     not when the config is loaded: a bench setting must never stop ``edge run``."""
     if source is not None and not is_local_path(source):
-        raise UserError(f"edge.bench.source {redacted(source)}: a live camera or stream never ends; give a video file or "
-                        "an image folder (or leave it out for generated clips)")
+        raise UserError(
+            f"edge.bench.source {redacted(source)}: a live camera or stream never ends; give a video file or "
+            "an image folder (or leave it out for generated clips)"
+        )
 
 
 def model_specs(config: EdgeConfig, peers: list[str]) -> list[ModelSpec]:

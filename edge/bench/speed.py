@@ -75,8 +75,10 @@ def measure_pipeline(config: EdgeConfig, uri: str, use_mqtt: bool = False) -> di
     undelivered = 0 if delivered else publisher.unacked
     publisher.close()
     if not delivered:  # the figures would time a wait for a broker, not the pipeline
-        raise Unavailable(f"--mqtt: the broker at {config.mqtt.address} did not acknowledge {undelivered} event(s) "
-                          f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)")
+        raise Unavailable(
+            f"--mqtt: the broker at {config.mqtt.address} did not acknowledge {undelivered} event(s) "
+            f"within {FLUSH_TIMEOUT_S} s (is it running? edge.mqtt)"
+        )
     if pipeline.error is not None:  # figures of a pass cut short would pass for the pipeline's speed
         raise UserError(f"{uri}: the pipeline stopped ({pipeline.error})")
     frames = recorder.frame_timings

@@ -68,7 +68,7 @@ def demo_clip(path: Path, seconds: float = 12.0, fps: float = 30.0) -> Path:
 
 
 def main() -> None:
-    from edge.annotate import VIDEO, TIMELINE, annotate
+    from edge.annotate import TIMELINE, VIDEO, annotate
     from edge.config import EdgeConfig
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

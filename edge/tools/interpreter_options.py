@@ -32,15 +32,16 @@ RESOLVERS = (litert.OpResolverType.AUTO, litert.OpResolverType.BUILTIN_WITHOUT_D
 def time_invoke(model: Path, resolver, threads: int, repeats: int) -> tuple[dict, int]:
     """Invoke latency percentiles and the number of delegate partitions for one configuration."""
     try:
-        interpreter = litert.Interpreter(model_path=str(model), num_threads=threads,
-                                         experimental_op_resolver_type=resolver)
+        interpreter = litert.Interpreter(
+            model_path=str(model), num_threads=threads, experimental_op_resolver_type=resolver
+        )
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{model}: not a usable TFLite model ({exc})") from None
     tensor = interpreter.get_input_details()[0]
     pixels = np.random.default_rng(0).integers(0, 256, tensor["shape"]).astype(tensor["dtype"])
     timings = []
-    for index in range(repeats + 20):  # the first 20 warm caches and are not counted
+    for _index in range(repeats + 20):  # the first 20 warm caches and are not counted
         started = time.perf_counter()
         interpreter.set_tensor(tensor["index"], pixels)
         interpreter.invoke()
@@ -50,14 +51,18 @@ def time_invoke(model: Path, resolver, threads: int, repeats: int) -> tuple[dict
 
 
 def table(models: list[Path], threads: list[int], repeats: int) -> str:
-    lines = ["| model | op resolver | threads | XNNPACK partitions | invoke ms p50 / p95 / p99 |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| model | op resolver | threads | XNNPACK partitions | invoke ms p50 / p95 / p99 |",
+        "|---|---|---|---|---|",
+    ]
     for model in models:
         for resolver in RESOLVERS:
             for count in threads:
                 latency, partitions = time_invoke(model, resolver, count, repeats)
-                lines.append(f"| {model.name} | {resolver.name} | {count} | {partitions} | "
-                             f"{latency['p50']:.3f} / {latency['p95']:.3f} / {latency['p99']:.3f} |")
+                lines.append(
+                    f"| {model.name} | {resolver.name} | {count} | {partitions} | "
+                    f"{latency['p50']:.3f} / {latency['p95']:.3f} / {latency['p99']:.3f} |"
+                )
     return "\n".join(lines)
 
 

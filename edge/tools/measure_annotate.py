@@ -51,8 +51,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         clip = write_clip(Path(tmp) / "long.mp4", args.faces, frames)
-        print(f"clip: {frames} frames 640x480, {args.faces} face(s), {clip.stat().st_size / 2**20:.0f} MiB, "
-              f"written in {time.perf_counter() - started:.0f} s", flush=True)
+        print(
+            f"clip: {frames} frames 640x480, {args.faces} face(s), {clip.stat().st_size / 2**20:.0f} MiB, "
+            f"written in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
         samples: list[tuple[float, float]] = []  # (seconds since start, resident MiB)
         done = threading.Event()
 
@@ -71,13 +74,24 @@ def main() -> None:
         cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_started
         summary = json.loads((Path(tmp) / "out" / "summary.json").read_text())
     at = {share: next((mb for t, mb in samples if t >= share * elapsed), samples[-1][1]) for share in (0.1, 0.5, 1.0)}
-    print(json.dumps({
-        "detector": args.detector, "frames": summary["frames"], "faces_tracked": len(summary["faces"]), "seconds": round(elapsed, 1),
-        "fps": round(summary["frames"] / elapsed, 1), "cpu_share": round(cpu / elapsed, 2),
-        "frames_per_cpu_second": round(summary["frames"] / cpu, 1),
-        "rss_mb_at_10%": round(at[0.1], 1), "rss_mb_at_50%": round(at[0.5], 1), "rss_mb_at_end": round(at[1.0], 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "detector": args.detector,
+                "frames": summary["frames"],
+                "faces_tracked": len(summary["faces"]),
+                "seconds": round(elapsed, 1),
+                "fps": round(summary["frames"] / elapsed, 1),
+                "cpu_share": round(cpu / elapsed, 2),
+                "frames_per_cpu_second": round(summary["frames"] / cpu, 1),
+                "rss_mb_at_10%": round(at[0.1], 1),
+                "rss_mb_at_50%": round(at[0.5], 1),
+                "rss_mb_at_end": round(at[1.0], 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

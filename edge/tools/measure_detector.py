@@ -52,8 +52,11 @@ LIGHTING = {"dark": (0.35, 0), "as shot": (1.0, 0), "bright": (0.6, 110)}  # gai
 TIGHTNESS = (0.6, 0.75, 0.9)  # face height / picture height of a tight framing
 FRAMINGS = ("whole-head", "tight")
 DETECTORS = {  # name -> (edge.detector.model, small_faces, a stream's frame rather than a photo)
-    "full": ("full", False, False), "short": ("short", False, False), "multiscale": ("multiscale", False, False),
-    "multiscale-stream": ("multiscale", False, True), "multiscale-small": ("multiscale", True, False),
+    "full": ("full", False, False),
+    "short": ("short", False, False),
+    "multiscale": ("multiscale", False, False),
+    "multiscale-stream": ("multiscale", False, True),
+    "multiscale-small": ("multiscale", True, False),
     "multiscale-small-stream": ("multiscale", True, True),
 }
 MIN_IOU = 0.3
@@ -106,8 +109,14 @@ def place(picture: Picture, height: int, angle: float, centre: tuple[float, floa
     fx, fy, fw, fh = (v * scale for v in picture.face)
     matrix = cv2.getRotationMatrix2D((fx + fw / 2, fy + fh / 2), angle, 1.0)
     matrix[:, 2] += np.array(centre) - (fx + fw / 2, fy + fh / 2)
-    frame = cv2.warpAffine(image, matrix, (FRAME_W, FRAME_H), dst=backdrop.copy(), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_TRANSPARENT)
+    frame = cv2.warpAffine(
+        image,
+        matrix,
+        (FRAME_W, FRAME_H),
+        dst=backdrop.copy(),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_TRANSPARENT,
+    )
     return frame, (centre[0] - fw / 2, centre[1] - fh / 2, fw, fh)
 
 
@@ -173,13 +182,25 @@ def poster(rng: np.random.Generator) -> np.ndarray:
     frame = np.full((FRAME_H, FRAME_W, 3), rng.integers(0, 256, 3), np.uint8)
     for _ in range(int(rng.integers(2, 6))):
         x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
-        cv2.rectangle(frame, (x, y), (x + int(rng.integers(20, 300)), y + int(rng.integers(20, 200))),
-                      [int(c) for c in rng.integers(0, 256, 3)], -1)
+        cv2.rectangle(
+            frame,
+            (x, y),
+            (x + int(rng.integers(20, 300)), y + int(rng.integers(20, 200))),
+            [int(c) for c in rng.integers(0, 256, 3)],
+            -1,
+        )
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "))
     for line in range(int(rng.integers(2, 9))):
         text = "".join(rng.choice(letters, int(rng.integers(4, 20))))
-        cv2.putText(frame, text, (int(rng.integers(0, 200)), 40 + line * 55), cv2.FONT_HERSHEY_SIMPLEX,
-                    float(rng.uniform(0.6, 2.2)), [int(c) for c in rng.integers(0, 256, 3)], int(rng.integers(1, 5)))
+        cv2.putText(
+            frame,
+            text,
+            (int(rng.integers(0, 200)), 40 + line * 55),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            float(rng.uniform(0.6, 2.2)),
+            [int(c) for c in rng.integers(0, 256, 3)],
+            int(rng.integers(1, 5)),
+        )
     return frame
 
 
@@ -187,8 +208,11 @@ def portrait_part(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A part of the portrait that holds none of the face (suit, flag, background), scaled to the frame."""
     fx, fy, fw, fh = PORTRAIT_FACE[0] - PORTRAIT_AREA[0], PORTRAIT_FACE[1] - PORTRAIT_AREA[1], *PORTRAIT_FACE[2:]
     height, width = portrait.shape[:2]
-    regions = [(0, fy + fh + fh // 2, width, height), (0, 0, max(fx - fw // 2, 1), height),
-               (min(fx + fw + fw // 2, width - 1), 0, width, height)]
+    regions = [
+        (0, fy + fh + fh // 2, width, height),
+        (0, 0, max(fx - fw // 2, 1), height),
+        (min(fx + fw + fw // 2, width - 1), 0, width, height),
+    ]
     x1, y1, x2, y2 = regions[int(rng.integers(0, len(regions)))]
     part_w = int(rng.integers(max((x2 - x1) // 3, 1), x2 - x1 + 1))
     part_h = int(rng.integers(max((y2 - y1) // 3, 1), y2 - y1 + 1))
@@ -226,29 +250,44 @@ def measure(detector: FaceDetector, frames_per_height: int, face_free: int, stre
                         conditions.setdefault(name, []).append(hit)
             coverage[framing, height] = hits / frames_per_height
     false = sum(len(detector.detect(frame, stream)) for frame in face_free_frames(face_free))
-    return {"coverage": coverage, "false_per_frame": false / max(face_free, 1), "false": false,
-            "conditions": {name: float(np.mean(hits)) for name, hits in conditions.items()},
-            "ms_median": 1000 * statistics.median(timings)}
+    return {
+        "coverage": coverage,
+        "false_per_frame": false / max(face_free, 1),
+        "false": false,
+        "conditions": {name: float(np.mean(hits)) for name, hits in conditions.items()},
+        "ms_median": 1000 * statistics.median(timings),
+    }
 
 
 def markdown(results: dict, frames_per_height: int, face_free: int) -> str:
     heights = " | ".join("full" if h == FRAME_H else f"{h} px" for h in FACE_HEIGHTS)
-    lines = [f"| detector | framing | {heights} | false / face-free frame | ms/frame (median) |",
-             "|---|---|" + "---|" * len(FACE_HEIGHTS) + "---|---|"]
+    lines = [
+        f"| detector | framing | {heights} | false / face-free frame | ms/frame (median) |",
+        "|---|---|" + "---|" * len(FACE_HEIGHTS) + "---|---|",
+    ]
     for name, result in results.items():
         for framing in FRAMINGS:
             cells = " | ".join(f"{100 * result['coverage'][framing, h]:.0f} %" for h in FACE_HEIGHTS)
-            lines.append(f"| {name} | {framing} | {cells} | {result['false_per_frame']:.3f} ({result['false']}) "
-                         f"| {result['ms_median']:.1f} |")
-    lines += ["", f"Coverage over {frames_per_height} frames per framing and face height (face height in a "
-              f"{FRAME_W}x{FRAME_H} frame; full: as tall as the frame), false detections over {face_free} "
-              "face-free frames; CPU time of the one detecting thread.", ""]
+            lines.append(
+                f"| {name} | {framing} | {cells} | {result['false_per_frame']:.3f} ({result['false']}) "
+                f"| {result['ms_median']:.1f} |"
+            )
+    lines += [
+        "",
+        f"Coverage over {frames_per_height} frames per framing and face height (face height in a "
+        f"{FRAME_W}x{FRAME_H} frame; full: as tall as the frame), false detections over {face_free} "
+        "face-free frames; CPU time of the one detecting thread.",
+        "",
+    ]
     seen = next(iter(results.values()))["conditions"]
     names = [name for name in [*map(angle_name, ANGLES), *LIGHTING] if name in seen]
     lines += [f"| detector | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
     for name, result in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * result['conditions'][c]:.1f} %" for c in names) + " |")
-    lines += ["", f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings."]
+    lines += [
+        "",
+        f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings.",
+    ]
     return "\n".join(lines)
 
 
@@ -278,12 +317,19 @@ def positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="measure_detector", description=__doc__.split("\n")[0])
-    parser.add_argument("--detectors", type=detector_names, default=list(DETECTORS),
-                        help=f"comma-separated, of: {', '.join(DETECTORS)} (default: all)")
+    parser.add_argument(
+        "--detectors",
+        type=detector_names,
+        default=list(DETECTORS),
+        help=f"comma-separated, of: {', '.join(DETECTORS)} (default: all)",
+    )
     parser.add_argument("--frames", type=positive, default=60, help="frames per framing and face height (default: 60)")
     parser.add_argument("--face-free", type=positive, default=336, help="face-free frames (default: 336)")
-    parser.add_argument("--score-threshold", type=probability,
-                        help="one threshold for every pass instead of each pass's own (edge.detector.score_threshold)")
+    parser.add_argument(
+        "--score-threshold",
+        type=probability,
+        help="one threshold for every pass instead of each pass's own (edge.detector.score_threshold)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     results = {}

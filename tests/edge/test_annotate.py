@@ -77,8 +77,18 @@ def test_each_face_is_boxed_in_its_emotion_colour_where_the_csv_says(annotated, 
 
 def test_csv_has_one_row_per_face_per_frame_with_scores_and_the_smoothed_emotion(annotated):
     rows = read_rows(annotated)
-    assert list(rows[0]) == ["time_s", "frame", "face_id", "x", "y", "w", "h", *(f"scores.{c}" for c in LABELS),
-                             "emotion", "confidence"]
+    assert list(rows[0]) == [
+        "time_s",
+        "frame",
+        "face_id",
+        "x",
+        "y",
+        "w",
+        "h",
+        *(f"scores.{c}" for c in LABELS),
+        "emotion",
+        "confidence",
+    ]
     frames = [int(row["frame"]) for row in rows]
     assert frames == sorted(frames) and set(frames) <= set(range(FRAMES))
     assert len(set(frames)) >= 0.75 * FRAMES  # the detector misses some frames of the face at its smallest
@@ -121,8 +131,9 @@ def test_timeline_png_has_a_band_per_face_in_the_emotion_colours(annotated):
 def test_faces_under_min_face_px_are_marked_too_small_not_classified(tmp_path, clip, shipped_model):
     """With --min-face-px 60 the first face's small half is "too small": no id, no scores, a gray box."""
     config = edge_config(tmp_path, shipped_model, clip)
-    result = run_edge("annotate", str(clip), "--config", str(config), "--out", str(tmp_path / "out"),
-                      "--min-face-px", "60")
+    result = run_edge(
+        "annotate", str(clip), "--config", str(config), "--out", str(tmp_path / "out"), "--min-face-px", "60"
+    )
     assert result.returncode == 0, result.stderr
     rows = read_rows(tmp_path / "out")
     small = [row for row in rows if row["emotion"] == "too_small"]
@@ -150,8 +161,14 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path, clip, shipped
     piped = run_edge(*args)
     assert piped.returncode == 0 and "\r" not in piped.stderr and " left " not in piped.stderr
     primary, secondary = pty.openpty()
-    process = subprocess.Popen(edge_command(*args), stdin=secondary, stdout=secondary, stderr=secondary,
-                               env={**os.environ, "TERM": "xterm"}, close_fds=True)
+    process = subprocess.Popen(
+        edge_command(*args),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "TERM": "xterm"},
+        close_fds=True,
+    )
     os.close(secondary)
     output = b""
     try:
@@ -164,11 +181,14 @@ def test_progress_bar_on_a_terminal_and_quiet_when_piped(tmp_path, clip, shipped
     assert f"frames [{'#' * 30}] {FRAMES}/{FRAMES} 0:00 left " in text and "/s" in text
 
 
-@pytest.mark.parametrize("make_source, message", [
-    (lambda tmp: tmp / "missing.mp4", "no such camera, stream, video file or image folder"),
-    (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", "not a readable video file"),
-    (lambda tmp: "rtsp://127.0.0.1:9/live", "a live camera or stream never ends"),
-])
+@pytest.mark.parametrize(
+    "make_source, message",
+    [
+        (lambda tmp: tmp / "missing.mp4", "no such camera, stream, video file or image folder"),
+        (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", "not a readable video file"),
+        (lambda tmp: "rtsp://127.0.0.1:9/live", "a live camera or stream never ends"),
+    ],
+)
 def test_a_bad_source_is_one_line_and_exit_2(tmp_path, emotion_model, make_source, message):
     config = edge_config(tmp_path, emotion_model, SAMPLES)
     result = run_edge("annotate", str(make_source(tmp_path)), "--config", str(config), "--out", str(tmp_path / "out"))
@@ -182,7 +202,9 @@ def test_an_output_folder_that_cannot_be_made_or_a_codec_that_cannot_be_written_
     result = run_edge("annotate", str(SAMPLES), "--config", str(config), "--out", str(tmp_path / "taken"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"edge: error: {tmp_path / 'taken'}: cannot create")
-    result = run_edge("annotate", str(SAMPLES), "--config", str(config), "--out", str(tmp_path / "out"), "--codec", "zzzz")
+    result = run_edge(
+        "annotate", str(SAMPLES), "--config", str(config), "--out", str(tmp_path / "out"), "--codec", "zzzz"
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot write 'zzzz' video" in result.stderr.strip().splitlines()[-1]
 

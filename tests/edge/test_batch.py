@@ -86,20 +86,30 @@ def test_skip_takes_each_image_as_the_face(tmp_path, shipped_model):
     result = run_photos(tmp_path, shipped_model, "--source", str(crops), "--detector", "skip", "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["file"], r["faces"], r["bbox.w"], r["bbox.h"]) for r in rows] == [("face.png", "1", "48", "48"),
-                                                                                ("wall.png", "1", "48", "48")]
+    assert [(r["file"], r["faces"], r["bbox.w"], r["bbox.h"]) for r in rows] == [
+        ("face.png", "1", "48", "48"),
+        ("wall.png", "1", "48", "48"),
+    ]
 
 
 def test_unwritable_output_and_a_batch_among_cameras_are_one_line(tmp_path, shipped_model, video):
     result = run_photos(tmp_path, shipped_model, "--source", str(SAMPLES), "--output", str(tmp_path / "no" / "x.csv"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == f"edge: error: {tmp_path}/no/x.csv: cannot write the records there (No such file or directory)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"edge: error: {tmp_path}/no/x.csv: cannot write the records there (No such file or directory)"
+    )
     two = tmp_path / "two.yaml"
-    two.write_text(f"edge:\n  model: {shipped_model}\n  cameras:\n    - {{name: door, source: {video}}}\n"
-                   f"    - {{name: photos, source: {SAMPLES}, batch: true}}\n")
+    two.write_text(
+        f"edge:\n  model: {shipped_model}\n  cameras:\n    - {{name: door, source: {video}}}\n"
+        f"    - {{name: photos, source: {SAMPLES}, batch: true}}\n"
+    )
     result = run_edge("run", "--config", str(two), "--stdout")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "edge: error: camera photos: a photo batch runs alone (pass --camera photos)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "edge: error: camera photos: a photo batch runs alone (pass --camera photos)"
+    )
     result = run_edge("run", "--config", str(two), "--camera", "photos")  # no broker needed for a batch
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 4
@@ -115,7 +125,8 @@ def test_a_video_source_keeps_its_tracked_events(tmp_path, shipped_model, video)
     refused = run_photos(tmp_path, shipped_model, "--source", str(video), "--stdout", "--format", "csv")
     assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
         "edge: error: --format/--output are for photos (an image folder or file as --source); "
-        "a video's or camera's events go to MQTT or --stdout")
+        "a video's or camera's events go to MQTT or --stdout"
+    )
 
 
 class Terminal(io.StringIO):

@@ -70,8 +70,19 @@ def test_peer_model_is_timed_beside_the_shipped_ones(tmp_path):
 def test_accuracy_mode_agrees_with_a_direct_computation(tmp_path):
     make_dataset(tmp_path / "data", per_class=4, splits=("test",))
     no_surprise = f"{FLOAT_TWIN}:labels=happy,neutral,sad,angry"  # the twin's 4th output renamed: a lacking peer
-    _, report = run_bench(tmp_path, "--faces", "1", "--threads", "1", "--data", str(tmp_path / "data"),
-                          "--split", "test", "--peer", no_surprise)
+    _, report = run_bench(
+        tmp_path,
+        "--faces",
+        "1",
+        "--threads",
+        "1",
+        "--data",
+        str(tmp_path / "data"),
+        "--split",
+        "test",
+        "--peer",
+        no_surprise,
+    )
     results = report["accuracy"]
     assert set(results) == {"int8", "float", "emotion_float"}
     classifier = EmotionClassifier(BUNDLED_MODEL)
@@ -93,29 +104,36 @@ def test_scores_by_hand():
     predicted = np.array([0, 1, 1, 1, -1])  # -1: a label the data does not have
     result = scores(truth, predicted, ["a", "b", "c"])
     assert result["accuracy"] == pytest.approx(3 / 5, abs=1e-4)
-    assert result["per_class"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3, abs=1e-4),
-                                        "support": 2}
+    assert result["per_class"]["a"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3, abs=1e-4),
+        "support": 2,
+    }
     assert result["per_class"]["b"]["f1"] == pytest.approx(0.8, abs=1e-4)
     assert result["per_class"]["c"]["f1"] == 0.0
     assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 3, abs=1e-4)
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--threads", "0"], "--threads 0"),
-    (["--faces", "one"], "--faces one"),
-    (["--faces", "9"], "--faces 9"),
-    (["--model", "missing.tflite"], "missing.tflite: model file not found"),
-    (["--peer", "missing.tflite"], "--peer /.*/missing.tflite: model file not found"),
-    (["--peer", f"{FLOAT_TWIN}:range=5-6,labels=a,b,c,d"], "range=5-6"),
-    (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
-    (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
-    (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d", "--peer", f"{FLOAT_TWIN}:labels=a,b,c,d"], "a second model named"),
-    (["--data", "no/such/folder"], "--data /.*/no/such/folder: not a folder"),
-    (["--split", "test"], r"edge.bench.split: Value error, needs data.*\(--data\)"),
-    (["--json", "no/such/folder/out.json"], "--json /.*/no/such/folder/out.json: folder"),
-    (["--frames", "0"], "edge.bench.frames: Input should be greater than or equal to 1"),
-    (["--threads", "100"], "command line: edge.bench.threads.0: Input should be less than or equal to 64"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--threads", "0"], "--threads 0"),
+        (["--faces", "one"], "--faces one"),
+        (["--faces", "9"], "--faces 9"),
+        (["--model", "missing.tflite"], "missing.tflite: model file not found"),
+        (["--peer", "missing.tflite"], "--peer /.*/missing.tflite: model file not found"),
+        (["--peer", f"{FLOAT_TWIN}:range=5-6,labels=a,b,c,d"], "range=5-6"),
+        (["--peer", f"{FLOAT_TWIN}:colour=rgb"], "unknown option 'colour'"),
+        (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d,size=64"], "size=64 but the model's input is 48x48x1"),
+        (["--peer", f"{FLOAT_TWIN}:labels=a,b,c,d", "--peer", f"{FLOAT_TWIN}:labels=a,b,c,d"], "a second model named"),
+        (["--data", "no/such/folder"], "--data /.*/no/such/folder: not a folder"),
+        (["--split", "test"], r"edge.bench.split: Value error, needs data.*\(--data\)"),
+        (["--json", "no/such/folder/out.json"], "--json /.*/no/such/folder/out.json: folder"),
+        (["--frames", "0"], "edge.bench.frames: Input should be greater than or equal to 1"),
+        (["--threads", "100"], "command line: edge.bench.threads.0: Input should be less than or equal to 64"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, named):
     """Paths on the command line are made absolute (relative to here), so the errors show them so."""
     monkeypatch.chdir(tmp_path)
@@ -130,8 +148,10 @@ def test_bench_keys_in_the_config_file_and_flags_over_them(tmp_path):
     folder = tmp_path / "conf"
     folder.mkdir()
     config = folder / "config.yaml"
-    config.write_text("edge:\n  bench:\n    frames: 4\n    faces: [1]\n    threads: [2]\n    repeats: 5\n"
-                      "    peers: [no-such-peer.tflite]\n    json: out.json\n    event_every_frame: true\n")
+    config.write_text(
+        "edge:\n  bench:\n    frames: 4\n    faces: [1]\n    threads: [2]\n    repeats: 5\n"
+        "    peers: [no-such-peer.tflite]\n    json: out.json\n    event_every_frame: true\n"
+    )
     peer = f"{FLOAT_TWIN}:labels={','.join(LABELS)}"
     result = run_edge("bench", "--config", str(config), "--threads", "1", "--peer", peer, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -139,16 +159,22 @@ def test_bench_keys_in_the_config_file_and_flags_over_them(tmp_path):
     (row,) = report["pipeline"]
     assert (round(row["faces_per_frame"]), row["threads"], row["frames"]) == (1, 1, 4)
     assert row["events"] >= 4  # a heartbeat on every frame, not only the face's appearance
-    assert [(r["model"], r["threads"]) for r in report["classifiers"]] == [("int8", 1), ("float", 1),
-                                                                          ("emotion_float", 1)]
+    assert [(r["model"], r["threads"]) for r in report["classifiers"]] == [
+        ("int8", 1),
+        ("float", 1),
+        ("emotion_float", 1),
+    ]
 
 
-@pytest.mark.parametrize("bench, named", [
-    ("faces: [0]", "edge.bench.faces.0: Input should be greater than or equal to 1"),
-    ("threads: 2", "edge.bench.threads: Input should be a valid list"),
-    ("frame: 10", "edge.bench.frame: unknown key"),
-    ("split: test", "edge.bench.split: Value error, needs data"),
-])
+@pytest.mark.parametrize(
+    "bench, named",
+    [
+        ("faces: [0]", "edge.bench.faces.0: Input should be greater than or equal to 1"),
+        ("threads: 2", "edge.bench.threads: Input should be a valid list"),
+        ("frame: 10", "edge.bench.frame: unknown key"),
+        ("split: test", "edge.bench.split: Value error, needs data"),
+    ],
+)
 def test_bad_bench_key_is_one_line_naming_it(tmp_path, capsys, bench, named):
     config = tmp_path / "config.yaml"
     config.write_text(f"edge:\n  bench:\n    {bench}\n")
@@ -172,8 +198,10 @@ def test_unknown_flag_exits_2_without_traceback():
 
 
 def test_bench_never_imports_tensorflow():
-    code = ("import sys, edge.bench.run, edge.tools.measure_detector, edge.tools.interpreter_options; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
+    code = (
+        "import sys, edge.bench.run, edge.tools.measure_detector, edge.tools.interpreter_options; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -196,8 +224,10 @@ def test_mqtt_bench_without_a_broker_fails_instead_of_timing_the_wait(tmp_path, 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = tmp_path / "config.yaml"
-    config.write_text(f"edge:\n  mqtt: {{host: 127.0.0.1, port: {port}}}\n"
-                      "  bench: {frames: 3, faces: [1], threads: [1], repeats: 5}\n")
+    config.write_text(
+        f"edge:\n  mqtt: {{host: 127.0.0.1, port: {port}}}\n"
+        "  bench: {frames: 3, faces: [1], threads: [1], repeats: 5}\n"
+    )
     assert main(["bench", "--config", str(config), "--mqtt"]) == 69
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"edge: error: --mqtt: the broker at 127.0.0.1:{port} did not acknowledge")

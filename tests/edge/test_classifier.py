@@ -81,12 +81,18 @@ def test_raw_pixel_input_skips_the_float_round_trip_with_the_same_result(emotion
 
 def test_a_model_whose_input_is_not_an_image_batch_is_one_clear_error(tmp_path):
     """A peer or a configured model with, say, a (1, 48, 48) input: named, not a traceback."""
-    import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
     import tensorflow as tf
     import tf_keras as keras
 
-    model = keras.Sequential([keras.Input((48, 48), batch_size=1), keras.layers.Flatten(),
-                              keras.layers.Dense(len(LABELS), activation="softmax")])
+    import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+
+    model = keras.Sequential(
+        [
+            keras.Input((48, 48), batch_size=1),
+            keras.layers.Flatten(),
+            keras.layers.Dense(len(LABELS), activation="softmax"),
+        ]
+    )
     path = tmp_path / "flat.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     path.with_suffix(".json").write_text(json.dumps({"labels": LABELS}))

@@ -16,16 +16,17 @@ from tests.support import SAMPLES, edge_config, run_edge
 
 
 def test_edge_never_imports_tensorflow():
-    code = ("import sys, edge.cli, edge.daemon, edge.bench, edge.tools.measure_detector, edge.annotate, edge.preview; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))")
+    code = (
+        "import sys, edge.cli, edge.daemon, edge.bench, edge.tools.measure_detector, edge.annotate, edge.preview; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
 def test_snapshots_only_when_switched_on(tmp_path, emotion_model):
-    config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"),
-                          extra="    snapshots: true\n")
+    config = edge_config(tmp_path, emotion_model, str(SAMPLES / "astronaut_1.jpg"), extra="    snapshots: true\n")
     result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 0, result.stderr
     (event,) = [json.loads(line) for line in result.stdout.splitlines()]
@@ -46,14 +47,20 @@ def test_unknown_camera_is_one_line_exit_2(tmp_path, emotion_model):
     config = edge_config(tmp_path, emotion_model, str(SAMPLES))
     result = run_edge("run", "--config", str(config), "--camera", "attic", "--stdout")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == "edge: error: --camera attic: no such camera in the config (configured: cam)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "edge: error: --camera attic: no such camera in the config (configured: cam)"
+    )
 
 
 def test_no_camera_is_one_line_exit_2(tmp_path, emotion_model):
     (tmp_path / "c.yaml").write_text(f"edge:\n  model: {emotion_model}\n  cameras: []\n")
     result = run_edge("run", "--config", str(tmp_path / "c.yaml"), "--stdout")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "edge: error: edge.cameras: no camera configured (add one or pass --source)"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "edge: error: edge.cameras: no camera configured (add one or pass --source)"
+    )
 
 
 def test_corrupt_model_file_is_one_line_naming_it(tmp_path, emotion_model):

@@ -29,7 +29,9 @@ def check_event(event: dict) -> None:
     assert event["reason"] in REASONS
 
 
-def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(tmp_path, emotion_model, broker, subscriber, video):
+def test_video_file_events_reach_the_broker_and_the_run_ends_cleanly(
+    tmp_path, emotion_model, broker, subscriber, video
+):
     config = edge_config(tmp_path, emotion_model, str(video), broker)
     result = run_edge("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
@@ -72,15 +74,16 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, emotion_model):
     result = run_edge("run", "--config", str(config), "--stdout")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    (line,) = [l for l in result.stderr.splitlines() if l.startswith("edge: error")]
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("edge: error")]
     assert "edge.detector.model" in line and str(config) in line
     good = edge_config(tmp_path, emotion_model, str(SAMPLES))
     missing = run_edge("run", "--config", str(good), "--stdout", "--source", str(tmp_path / "nope.mp4"))
     assert missing.returncode == 2 and "nope.mp4" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(tmp_path, emotion_model, broker, subscriber,
-                                                                     rtsp_server):
+def test_sigterm_mid_stream_exits_0_within_2_s_and_publishes_offline(
+    tmp_path, emotion_model, broker, subscriber, rtsp_server
+):
     config = edge_config(tmp_path, emotion_model, rtsp_server.url, broker)
     process = subprocess.Popen(edge_command("run", "--config", str(config)), stderr=subprocess.PIPE, text=True)
     try:
@@ -127,7 +130,10 @@ def test_broker_down_at_start_is_retried_and_every_event_still_arrives(tmp_path,
     assert printed.returncode == 0, printed.stderr
     expected = sorted((e["frame"], e["face_id"], e["reason"]) for e in map(json.loads, printed.stdout.splitlines()))
     assert expected
-    arrived = lambda: sorted((e["frame"], e["face_id"], e["reason"]) for e in subscriber.payloads(f"{TOPIC}/event"))
+
+    def arrived():
+        return sorted((e["frame"], e["face_id"], e["reason"]) for e in subscriber.payloads(f"{TOPIC}/event"))
+
     assert subscriber.wait_for(lambda: len(arrived()) >= len(expected), timeout=5)
     assert arrived() == expected
     subscriber.close()
@@ -166,8 +172,7 @@ def load_settings(config_path, **overrides):
     return settings
 
 
-def test_a_camera_that_crashes_stops_the_daemon_with_exit_1_and_one_line(tmp_path, emotion_model, monkeypatch,
-                                                                         caplog):
+def test_a_camera_that_crashes_stops_the_daemon_with_exit_1_and_one_line(tmp_path, emotion_model, monkeypatch, caplog):
     """An unexpected failure in a camera thread (here an Edge TPU unplugged mid-inference) must not leave the
     daemon running without that camera and exit 0: systemd restarts only a failed service."""
     from edge import daemon

@@ -4,8 +4,17 @@ regions the multiscale passes look at, and the detectors a config can choose."""
 import numpy as np
 import pytest
 
-from edge.detector import (SPECS, BlazeFace, FaceDetector, Letterbox, covering, generate_anchors, squares, tiles,
-                           weighted_nms)
+from edge.detector import (
+    SPECS,
+    BlazeFace,
+    FaceDetector,
+    Letterbox,
+    covering,
+    generate_anchors,
+    squares,
+    tiles,
+    weighted_nms,
+)
 from edge.tools.measure_detector import face_frames, found
 from tests.edge.conftest import sample_frames
 
@@ -18,8 +27,10 @@ def test_anchor_count_matches_the_model_outputs(model, anchors):
     assert generate_anchors(SPECS[model]).shape == (anchors, 2)
 
 
-@pytest.mark.parametrize("model, small_faces, expected", [("short", False, 3), ("full", False, 4),
-                                                          ("multiscale", False, 4), ("multiscale", True, 4)])
+@pytest.mark.parametrize(
+    "model, small_faces, expected",
+    [("short", False, 3), ("full", False, 4), ("multiscale", False, 4), ("multiscale", True, 4)],
+)
 def test_finds_the_sample_faces_inside_the_frame(model, small_faces, expected):
     """The four frames hold one face each, 46 to 131 px: ``short`` cannot see the 46 px one."""
     detector = FaceDetector(model, small_faces=small_faces)
@@ -61,8 +72,12 @@ def test_skip_takes_the_whole_image_as_the_face():
 
 def test_a_score_threshold_overrides_every_pass_and_an_unknown_detector_is_refused():
     strict = FaceDetector("multiscale", score_threshold=0.99)
-    assert all(p.model.logit_threshold == pytest.approx(np.log(0.99 / 0.01))
-               for stages in (strict.photo_stages, strict.stream_stages) for stage in stages for p in stage)
+    assert all(
+        p.model.logit_threshold == pytest.approx(np.log(0.99 / 0.01))
+        for stages in (strict.photo_stages, strict.stream_stages)
+        for stage in stages
+        for p in stage
+    )
     assert [f.score for f in FaceDetector().detect(sample_frames()[1])] != []
     assert strict.detect(sample_frames()[1]) == []
     with pytest.raises(ValueError, match="detector 'huge': not one of multiscale, full, short, skip"):

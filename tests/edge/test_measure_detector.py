@@ -39,7 +39,7 @@ def test_multiscale_finds_faces_from_48_px_to_the_full_frame_where_full_alone_do
     assert max(full_alone) < 80  # what the squares are for: full on the whole frame misses most 48 px faces
     for framing in FRAMINGS:  # a stream's frame: full on the whole frame, short for the close faces
         coverage, false = rows["multiscale-stream", framing]
-        assert min(coverage[FACE_HEIGHTS.index(96):]) >= 80 and false == 0, (framing, coverage)
+        assert min(coverage[FACE_HEIGHTS.index(96) :]) >= 80 and false == 0, (framing, coverage)
     assert re.search(r"over 6 frames per framing and face height .* over 12 face-free frames", printed)
 
 
@@ -54,7 +54,10 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main(["--detectors", "full,huge"])
     assert exit.value.code == 2
-    assert "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small, multiscale-small-stream" in capsys.readouterr().err
+    assert (
+        "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small, multiscale-small-stream"
+        in capsys.readouterr().err
+    )
     with pytest.raises(SystemExit) as exit:
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err

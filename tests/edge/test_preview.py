@@ -32,8 +32,9 @@ class Daemon:
     """``edge run --stdout`` in the background; its events are read as they come."""
 
     def __init__(self, *args: str):
-        self.process = subprocess.Popen(edge_command("run", "--stdout", *args), stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            edge_command("run", "--stdout", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.events: list[dict] = []
 
     def first_event(self, timeout: float = 30) -> dict:
@@ -73,9 +74,23 @@ def preview_config(tmp_path, model, source, port: int) -> Path:
 def screenshot(chromium: str, url: str, path: Path, profile: Path) -> np.ndarray:
     """Headless Chromium's screenshot of ``url`` at 1280x800. An MJPEG image never finishes loading, so the
     virtual time budget (3 s) ends the page load, after its script has fetched the stats once or more."""
-    result = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                             f"--user-data-dir={profile}", f"--screenshot={path}", "--window-size=1280,800",
-                             "--virtual-time-budget=3000", url], capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={path}",
+            "--window-size=1280,800",
+            "--virtual-time-budget=3000",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode == 0 and path.exists(), result.stderr[-2000:]
     return cv2.imread(str(path))
 
@@ -99,9 +114,21 @@ def test_chromium_shows_the_sample_face_with_its_box_and_label(tmp_path, shipped
         event = daemon.first_event()
         shot = screenshot(chromium, f"http://127.0.0.1:{port}/", tmp_path / "shot.png", tmp_path / "profile")
         status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/status.json", timeout=10).read())
-        dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
-                              f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=90).stdout
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--dump-dom",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=3000",
+                f"http://127.0.0.1:{port}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        ).stdout
     finally:
         stderr = daemon.stop()
     assert daemon.process.returncode == 0, stderr
@@ -153,8 +180,9 @@ def test_events_are_the_same_with_and_without_the_live_view(tmp_path, emotion_mo
     config = preview_config(tmp_path, emotion_model, clip, 0)
     runs = [run_edge("run", "--config", str(config), "--stdout", *flags) for flags in ((), ("--preview",))]
     assert all(run.returncode == 0 for run in runs), runs[1].stderr
-    events = [[{k: v for k, v in json.loads(line).items() if k != "ts"} for line in run.stdout.splitlines()]
-              for run in runs]
+    events = [
+        [{k: v for k, v in json.loads(line).items() if k != "ts"} for line in run.stdout.splitlines()] for run in runs
+    ]
     assert events[0] and events[0] == events[1]
     assert "live view on http://127.0.0.1:" in runs[1].stderr and "live view" not in runs[0].stderr
 
@@ -238,4 +266,5 @@ def test_a_port_already_taken_is_one_line_and_exit_69(tmp_path, emotion_model):
         result = run_edge("run", "--config", str(config), "--stdout", "--preview")
     assert result.returncode == Unavailable.exit_code and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        f"edge: error: edge.preview: cannot serve on 127.0.0.1:{port} (Address already in use)")
+        f"edge: error: edge.preview: cannot serve on 127.0.0.1:{port} (Address already in use)"
+    )

@@ -11,7 +11,7 @@ from edge.records import RecordWriter
 COLUMNS = ["file", "face", "emotion", "scores.happy", "scores.sad", "bbox.x", "error"]
 RECORDS = [
     {"file": "a.jpg", "face": 0, "emotion": "happy", "scores": {"happy": 0.9, "sad": 0.1}, "bbox": {"x": 12}},
-    {"file": "b, \"quoted\".jpg", "face": None, "error": "unreadable image"},
+    {"file": 'b, "quoted".jpg', "face": None, "error": "unreadable image"},
 ]
 
 
@@ -22,8 +22,15 @@ def test_csv_has_the_fixed_header_flattened_scores_and_empty_cells(tmp_path):
     with open(tmp_path / "out.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == COLUMNS
-    assert rows[0] == {"file": "a.jpg", "face": "0", "emotion": "happy", "scores.happy": "0.9", "scores.sad": "0.1",
-                       "bbox.x": "12", "error": ""}
+    assert rows[0] == {
+        "file": "a.jpg",
+        "face": "0",
+        "emotion": "happy",
+        "scores.happy": "0.9",
+        "scores.sad": "0.1",
+        "bbox.x": "12",
+        "error": "",
+    }
     assert rows[1]["file"] == 'b, "quoted".jpg' and rows[1]["error"] == "unreadable image" and rows[1]["face"] == ""
 
 

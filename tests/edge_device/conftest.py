@@ -21,8 +21,12 @@ class Daemon:
         self.log_path = config.parent / f"{name}.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                edge_command("run", "--config", str(config), *args), cwd=REPO,
-                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, **(env or {})},
+                edge_command("run", "--config", str(config), *args),
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={**os.environ, **(env or {})},
             )
 
     @property

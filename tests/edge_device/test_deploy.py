@@ -19,8 +19,11 @@ FLAGS = ["--no-systemctl", "--no-useradd", "--no-pip"]
 
 def install(root: Path, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["bash", str(DEPLOY / "install.sh"), *flags], env={**os.environ, "DESTDIR": str(root)},
-        capture_output=True, text=True, timeout=60,
+        ["bash", str(DEPLOY / "install.sh"), *flags],
+        env={**os.environ, "DESTDIR": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -76,9 +79,17 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
 
 def test_unit_is_notify_watchdogged_unprivileged_and_sandboxed():
     text = UNIT.read_text()
-    for setting in ("Type=notify", "WatchdogSec=30", "User=emotion-edge", "StateDirectory=emotion-edge",
-                    "CapabilityBoundingSet=\n", "DevicePolicy=closed", "MemoryDenyWriteExecute=yes",
-                    "RestartPreventExitStatus=2", "SystemCallFilter=~@clock"):
+    for setting in (
+        "Type=notify",
+        "WatchdogSec=30",
+        "User=emotion-edge",
+        "StateDirectory=emotion-edge",
+        "CapabilityBoundingSet=\n",
+        "DevicePolicy=closed",
+        "MemoryDenyWriteExecute=yes",
+        "RestartPreventExitStatus=2",
+        "SystemCallFilter=~@clock",
+    ):
         assert setting in text
 
 
@@ -119,6 +130,8 @@ def test_runtime_works_without_writable_executable_memory():
     model = edge_config.BUNDLED_MODEL
     result = subprocess.run(
         [sys.executable, "-c", MDWE_PROBE, str(model) if model.exists() else ""],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -23,10 +23,18 @@ def model(tmp_path, shipped_model):
 
 def run_edge(model, *extra_yaml: str) -> subprocess.CompletedProcess:
     config = model.parent / "config.yaml"
-    config.write_text("edge:\n  accelerator: edgetpu\n" f"  model: {model}\n"
-                      f"  cameras:\n    - name: cam\n      source: {SAMPLES}\n" + "".join(extra_yaml))
-    return subprocess.run([sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--stdout"],
-                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    config.write_text(
+        "edge:\n  accelerator: edgetpu\n"
+        f"  model: {model}\n"
+        f"  cameras:\n    - name: cam\n      source: {SAMPLES}\n" + "".join(extra_yaml)
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--stdout"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def one_error_line(result: subprocess.CompletedProcess, exit_code: int = 2) -> str:
@@ -79,5 +87,9 @@ def test_edgetpu_loads_the_compiled_twin_through_the_delegate(model, monkeypatch
     monkeypatch.setattr(runtime, "_interpreter_module", lambda: FakeModule)
     monkeypatch.setattr(runtime.ctypes, "CDLL", lambda library: loaded.setdefault("checked", library))
     runtime.load_interpreter(model, accelerator="edgetpu")
-    assert loaded == {"checked": "libedgetpu.so.1", "library": "libedgetpu.so.1", "model": str(model.parent / "emotion_int8_edgetpu.tflite"),
-                      "delegates": ["edgetpu-delegate"]}
+    assert loaded == {
+        "checked": "libedgetpu.so.1",
+        "library": "libedgetpu.so.1",
+        "model": str(model.parent / "emotion_int8_edgetpu.tflite"),
+        "delegates": ["edgetpu-delegate"],
+    }

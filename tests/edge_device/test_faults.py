@@ -25,8 +25,16 @@ import numpy as np
 import pytest
 
 from edge.publisher import WINDOW
-from tests.support import (SAMPLES, Broker, deduplicated, edge_config, every_frame_config, face_video, free_port,
-                           run_edge)
+from tests.support import (
+    SAMPLES,
+    Broker,
+    deduplicated,
+    edge_config,
+    every_frame_config,
+    face_video,
+    free_port,
+    run_edge,
+)
 
 FRAMES = 300
 
@@ -105,14 +113,15 @@ def drained(listener, quiet_s: float = 0.5) -> None:
         time.sleep(quiet_s)
 
 
-def test_broker_sigkilled_three_times_mid_stream_loses_nothing(tmp_path, shipped_model, video, broker, listeners,
-                                                               daemons):
+def test_broker_sigkilled_three_times_mid_stream_loses_nothing(
+    tmp_path, shipped_model, video, broker, listeners, daemons
+):
     """Each kill lands while the daemon has messages in flight (handed to paho, their PUBACKs unread). The
     daemon is paused for the kill only so that the broker has passed on everything it acknowledged: a
     killed mosquitto also loses the messages it queued for its subscribers, which no publisher can help."""
     daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker))
     used = [listeners(broker)]
-    for kill in range(1, 4):
+    for _kill in range(1, 4):
         assert used[-1].wait_for(lambda: len(used[-1].payloads("/cam/event")) >= 20, timeout=60), daemon.log
         daemon.process.send_signal(signal.SIGSTOP)
         drained(used[-1])
@@ -124,8 +133,10 @@ def test_broker_sigkilled_three_times_mid_stream_loses_nothing(tmp_path, shipped
     assert daemon.wait(timeout=120) == 0, daemon.log
 
     events, duplicates = deduplicated(received(used))
-    print(f"\nbroker SIGKILL x3: {len(events)}/{FRAMES} events, {duplicates} duplicate(s), per connection "
-          f"{[len(listener.payloads('/cam/event')) for listener in used]}")
+    print(
+        f"\nbroker SIGKILL x3: {len(events)}/{FRAMES} events, {duplicates} duplicate(s), per connection "
+        f"{[len(listener.payloads('/cam/event')) for listener in used]}"
+    )
     assert frames_of(events) == list(range(FRAMES))
     assert duplicates <= 3 * WINDOW  # at most the messages in flight at each kill
     assert daemon.log.count("connection lost") == 3 and "Traceback" not in daemon.log
@@ -133,7 +144,8 @@ def test_broker_sigkilled_three_times_mid_stream_loses_nothing(tmp_path, shipped
 
 @pytest.mark.parametrize("broker_up", [True, False], ids=["broker up", "broker down"])
 def test_daemon_sigkilled_mid_run_its_stored_events_go_out_once_more_on_restart(
-        tmp_path, shipped_model, video, broker, listeners, daemons, broker_up):
+    tmp_path, shipped_model, video, broker, listeners, daemons, broker_up
+):
     """Broker up: it is frozen (SIGSTOP) for a moment so that a backlog builds and the daemon dies with it
     stored and its window in flight, which the broker then takes from its socket: those come twice."""
     config = every_frame_config(tmp_path, shipped_model, video, broker)
@@ -160,14 +172,16 @@ def test_daemon_sigkilled_mid_run_its_stored_events_go_out_once_more_on_restart(
     assert second.wait(timeout=90) == 0, second.log
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
     delivered = frames_of(events)
-    print(f"\ndaemon SIGKILL, broker {'up' if broker_up else 'down'}: {len(before)} delivered before the kill, "
-          f"{len(kept)} stored at the kill, {len(delivered)} delivered in all, {duplicates} duplicate(s)")
+    print(
+        f"\ndaemon SIGKILL, broker {'up' if broker_up else 'down'}: {len(before)} delivered before the kill, "
+        f"{len(kept)} stored at the kill, {len(delivered)} delivered in all, {duplicates} duplicate(s)"
+    )
     expected = sorted(set(before) | set(kept))
     assert expected == list(range(len(expected))) and len(expected) > 0  # the run stored a gapless prefix
     assert delivered == expected  # every one of them delivered, in order
     assert duplicates <= (WINDOW if broker_up else 0)  # only those in flight at the kill may come twice
     order = [topic.split("/")[2] for topic, _, _ in listener.messages if topic.endswith("/event")]
-    assert "cam" not in order[order.index("desk"):]  # the killed run's events went out first
+    assert "cam" not in order[order.index("desk") :]  # the killed run's events went out first
 
 
 # A broker that refuses
@@ -177,9 +191,9 @@ def acl(device_rule: str) -> str:
     return f"user emotion-edge\n{device_rule}\nuser homeassistant\ntopic read emotion/#\n"
 
 
-def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_allowed(tmp_path, shipped_model,
-                                                                                     broker_factory, listeners,
-                                                                                     daemons):
+def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_allowed(
+    tmp_path, shipped_model, broker_factory, listeners, daemons
+):
     """The deploy ACL's per-device rule (``pattern write emotion/%u/#``) and a device named otherwise: under
     MQTT 3.1.1 the broker acknowledged each refused publish, the outbox emptied and the run exited 0."""
     secure = broker_factory(secure=True, acl=acl("pattern write emotion/%u/#"))
@@ -187,20 +201,25 @@ def test_a_refused_publish_stays_in_the_outbox_is_reported_and_goes_out_once_all
     password = tmp_path / "password"
     password.write_text(secure.users[user])
     clip = face_video(tmp_path / "clip.avi", 30)
-    config = mqtt_settings(every_frame_config(tmp_path, shipped_model, clip, secure), secure,
-                           f"    username: {user}\n    password_file: {password}\n"
-                           f"    tls:\n      ca_file: {secure.ca_file}\n")  # device test-dev: not emotion-edge
+    config = mqtt_settings(
+        every_frame_config(tmp_path, shipped_model, clip, secure),
+        secure,
+        f"    username: {user}\n    password_file: {password}\n    tls:\n      ca_file: {secure.ca_file}\n",
+    )  # device test-dev: not emotion-edge
     home_assistant = listeners(secure, "emotion/#", username="homeassistant")
 
     refused = daemons(config, name="refused")
     assert refused.wait(timeout=60) == 1, refused.log
     lines = [line for line in refused.log.splitlines() if "refused a message on" in line]
     kept = stored_frames(tmp_path / "outbox.db")
-    print(f"\nrefused by the ACL: exit 1, {len(kept)} events kept in the outbox, {len(lines)} log line(s) "
-          "(one per topic)")
+    print(
+        f"\nrefused by the ACL: exit 1, {len(kept)} events kept in the outbox, {len(lines)} log line(s) (one per topic)"
+    )
     assert kept == list(range(30)) and not home_assistant.payloads("/cam/event")
-    assert {line.split("refused a message on ")[1].split(" ")[0] for line in lines} == \
-        {"emotion/test-dev/cam/event", "emotion/test-dev/cam/stats"}
+    assert {line.split("refused a message on ")[1].split(" ")[0] for line in lines} == {
+        "emotion/test-dev/cam/event",
+        "emotion/test-dev/cam/stats",
+    }
     assert all("(Not authorized)" in line and "edge.mqtt.topic_prefix and edge.device" in line for line in lines)
     assert "message(s) were refused by the MQTT broker, not delivered" in refused.log
     assert "Traceback" not in refused.log
@@ -223,9 +242,19 @@ def secure_publisher(tmp_path, secure, **mqtt):
 
     password = tmp_path / "password"
     password.write_text(secure.users["emotion-edge"])
-    config = EdgeConfig(device="test-dev", mqtt={
-        "host": secure.host, "port": secure.port, "topic_prefix": "not-allowed", "username": "emotion-edge",
-        "password_file": password, "tls": {"ca_file": secure.ca_file}, **mqtt}, outbox={"path": tmp_path / "outbox.db"})
+    config = EdgeConfig(
+        device="test-dev",
+        mqtt={
+            "host": secure.host,
+            "port": secure.port,
+            "topic_prefix": "not-allowed",
+            "username": "emotion-edge",
+            "password_file": password,
+            "tls": {"ca_file": secure.ca_file},
+            **mqtt,
+        },
+        outbox={"path": tmp_path / "outbox.db"},
+    )
     publisher = MqttPublisher(config)
     publisher.start()
     return publisher
@@ -274,8 +303,9 @@ def small_disk(tmp_path):
         pytest.skip("a full disk needs a small tmpfs, and mounting one needs root")
     mount = tmp_path / "disk"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if result.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
     yield mount
@@ -296,14 +326,17 @@ def test_outbox_on_a_full_disk_counts_only_what_it_stored_and_will_not_open_to_r
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == depth
     with pytest.raises(OutboxError) as reopened:  # acknowledgements could not be recorded: nothing is sent
         Outbox(path, 100_000, owner)
-    print(f"\nfull disk, Outbox.put directly: {depth} stored and counted; reopening refused: exit "
-          f"{reopened.value.exit_code}")
+    print(
+        f"\nfull disk, Outbox.put directly: {depth} stored and counted; reopening refused: exit "
+        f"{reopened.value.exit_code}"
+    )
     assert "database or disk is full" in str(full.value) and full.value.exit_code == 69
     assert "cannot open the outbox database (database or disk is full)" in str(reopened.value)
 
 
 def test_daemon_on_a_full_disk_reports_what_it_stored_and_never_resends_the_backlog(
-        tmp_path, small_disk, shipped_model, video, broker, listeners, daemons):
+    tmp_path, small_disk, shipped_model, video, broker, listeners, daemons
+):
     broker.stop()  # everything goes to the outbox until the disk is full
     config = every_frame_config(tmp_path, shipped_model, video, broker)
     config.write_text(config.read_text().replace(str(tmp_path / "outbox.db"), str(small_disk / "outbox.db")))
@@ -328,9 +361,11 @@ def test_daemon_on_a_full_disk_reports_what_it_stored_and_never_resends_the_back
     freed = daemons(config, "--source", str(drain_clip(tmp_path)), "--camera", "desk", name="freed")
     assert freed.wait(timeout=60) == 0, freed.log
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
-    print(f"\nfull disk, daemon: {messages} messages ({len(kept)} events) stored before the disk filled, the log "
-          f"said {messages}; 3 restarts on the full disk sent 0; after freeing space {len(frames_of(events))} events "
-          f"arrived, {duplicates} duplicate(s)")
+    print(
+        f"\nfull disk, daemon: {messages} messages ({len(kept)} events) stored before the disk filled, the log "
+        f"said {messages}; 3 restarts on the full disk sent 0; after freeing space {len(frames_of(events))} events "
+        f"arrived, {duplicates} duplicate(s)"
+    )
     assert frames_of(events) == kept == list(range(len(kept))) and duplicates == 0 and kept
 
 
@@ -346,7 +381,7 @@ def damaged_mp4(path: Path, frames: int) -> Path:
     writer.release()
     data = bytearray(path.read_bytes())
     for offset in range(len(data) // 4, 3 * len(data) // 4, 40_000):
-        data[offset:offset + 2000] = bytes(2000)
+        data[offset : offset + 2000] = bytes(2000)
     path.write_bytes(bytes(data))
     return path
 
@@ -360,8 +395,9 @@ def decodable_frames(path: Path) -> tuple[list[int], int]:
     return frames, count
 
 
-def test_a_damaged_video_is_read_to_its_end_and_the_loss_is_reported(tmp_path, shipped_model, broker, listeners,
-                                                                     daemons):
+def test_a_damaged_video_is_read_to_its_end_and_the_loss_is_reported(
+    tmp_path, shipped_model, broker, listeners, daemons
+):
     clip = damaged_mp4(tmp_path / "damaged.mp4", FRAMES)
     decodable, count = decodable_frames(clip)
     listener = listeners(broker)
@@ -370,8 +406,10 @@ def test_a_damaged_video_is_read_to_its_end_and_the_loss_is_reported(tmp_path, s
 
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
     lost = count - len(decodable)
-    print(f"\ndamaged MP4: {len(frames_of(events))} events for the {len(decodable)} frames OpenCV decodes of {count}; "
-          f"first undecodable frame {min(set(range(count)) - set(decodable))}")
+    print(
+        f"\ndamaged MP4: {len(frames_of(events))} events for the {len(decodable)} frames OpenCV decodes of {count}; "
+        f"first undecodable frame {min(set(range(count)) - set(decodable))}"
+    )
     assert 0 < lost < count // 4 and min(set(range(count)) - set(decodable)) < count // 2  # damaged mid-file
     assert frames_of(events) == decodable and duplicates == 0
     assert daemon.log.count("cannot be decoded; reading on past damaged frames") == 1
@@ -391,8 +429,10 @@ def test_a_cut_short_video_says_how_many_frames_are_missing(tmp_path, shipped_mo
     source = open_source(str(cut))
     read = len(list(source.frames(threading.Event())))
     assert result.returncode == 0 and 0 < read < 60
-    assert f"{60 - read} of 60 frames (the container's count) unreadable or missing: 0 undecodable, " \
-           f"{60 - read} missing at the end; {read} read" in result.stderr
+    assert (
+        f"{60 - read} of 60 frames (the container's count) unreadable or missing: 0 undecodable, "
+        f"{60 - read} missing at the end; {read} read" in result.stderr
+    )
     print(f"\ncut-short AVI: {read} of 60 frames read, {60 - read} reported missing")
 
 
@@ -445,13 +485,16 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def test_a_black_hole_broker_is_logged_per_attempt_shown_in_metrics_and_loses_nothing(
-        tmp_path, shipped_model, listeners, daemons):
+    tmp_path, shipped_model, listeners, daemons
+):
     hole = BlackHole()
     metrics_port = free_port()
     clip = face_video(tmp_path / "clip.avi", 30)
-    config = mqtt_settings(every_frame_config(tmp_path, shipped_model, clip, hole,
-                                              extra=f"  metrics:\n    port: {metrics_port}\n"), hole,
-                           "    keepalive_s: 5\n")
+    config = mqtt_settings(
+        every_frame_config(tmp_path, shipped_model, clip, hole, extra=f"  metrics:\n    port: {metrics_port}\n"),
+        hole,
+        "    keepalive_s: 5\n",
+    )
     daemon = daemons(config)
     started = time.monotonic()
     daemon.wait_for_log("attempt 1 failed: no answer to CONNECT within edge.mqtt.keepalive_s (5 s)", timeout=30)
@@ -472,8 +515,10 @@ def test_a_black_hole_broker_is_logged_per_attempt_shown_in_metrics_and_loses_no
         broker.stop()
     events, duplicates = deduplicated(listener.payloads("/cam/event"))
     stats = listener.payloads("/cam/stats")
-    print(f"\nblack hole: first failed attempt logged after {first_line_s:.1f} s (keepalive_s 5); "
-          f"{len(frames_of(events))}/30 events once a broker answered, {duplicates} duplicate(s)")
+    print(
+        f"\nblack hole: first failed attempt logged after {first_line_s:.1f} s (keepalive_s 5); "
+        f"{len(frames_of(events))}/30 events once a broker answered, {duplicates} duplicate(s)"
+    )
     assert frames_of(events) == list(range(30)) and duplicates == 0
     assert stats and all(message["mqtt"]["state"] == "connecting" for message in stats)  # sent while it was
     assert "connected" in daemon.log and "Traceback" not in daemon.log
@@ -500,15 +545,21 @@ def test_two_clients_with_one_client_id_are_named_in_one_line_and_stop_flapping(
     from edge.publisher import MqttPublisher
 
     def publisher(name: str) -> MqttPublisher:
-        config = EdgeConfig(device="same-name", mqtt={"host": broker.host, "port": broker.port},
-                            outbox={"path": tmp_path / f"{name}.db"})
+        config = EdgeConfig(
+            device="same-name",
+            mqtt={"host": broker.host, "port": broker.port},
+            outbox={"path": tmp_path / f"{name}.db"},
+        )
         started = MqttPublisher(config)
         started.start()
         return started
 
     def said() -> list[str]:
-        return [record.getMessage() for record in caplog.records
-                if "another client uses client id emotion-edge-same-name" in record.getMessage()]
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if "another client uses client id emotion-edge-same-name" in record.getMessage()
+        ]
 
     pair = [publisher("first"), publisher("second")]
     try:
@@ -540,13 +591,19 @@ def test_a_dead_network_thread_fails_the_daemon_instead_of_hanging(tmp_path, shi
     from edge.config import EdgeConfig
     from edge.daemon import run
 
-    config = EdgeConfig(device="test-dev", model=shipped_model, mqtt={"host": broker.host, "port": broker.port},
-                        outbox={"path": tmp_path / "outbox.db"}, cameras=[{"name": "cam", "source": str(SAMPLES)}])
+    config = EdgeConfig(
+        device="test-dev",
+        model=shipped_model,
+        mqtt={"host": broker.host, "port": broker.port},
+        outbox={"path": tmp_path / "outbox.db"},
+        cameras=[{"name": "cam", "source": str(SAMPLES)}],
+    )
     config.mqtt = config.mqtt.model_copy(update={"keepalive_s": 70_000})
     started = time.monotonic()
     assert run(config) == 1
     assert time.monotonic() - started < 30
     assert "paho's MQTT network thread died (error: " in caplog.text
+
 
 def test_a_password_file_that_is_not_utf8_is_one_line_exit_2(tmp_path, shipped_model):
     password = tmp_path / "password"
@@ -555,8 +612,9 @@ def test_a_password_file_that_is_not_utf8_is_one_line_exit_2(tmp_path, shipped_m
     config.write_text(f"edge:\n  model: {shipped_model}\n  mqtt:\n    username: u\n    password_file: {password}\n")
     result = run_edge("run", "--config", str(config), timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"edge: error: {password}: the MQTT password file is not UTF-8 text "
-                                     "(byte 0xe9 at offset 3)")
+    assert result.stderr.strip() == (
+        f"edge: error: {password}: the MQTT password file is not UTF-8 text (byte 0xe9 at offset 3)"
+    )
 
 
 def test_a_degenerate_image_is_named_not_an_opencv_assertion(tmp_path, shipped_model):
@@ -571,8 +629,8 @@ def test_a_degenerate_image_is_named_not_an_opencv_assertion(tmp_path, shipped_m
 
 
 def test_a_password_past_mqtts_limit_is_one_line_not_a_dead_thread(tmp_path):
-    from edge.config import MqttConfig
     from common.errors import UserError
+    from edge.config import MqttConfig
     from edge.mqtt_client import read_password
 
     password = tmp_path / "password"

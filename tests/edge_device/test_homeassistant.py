@@ -9,7 +9,9 @@ from edge import homeassistant as ha
 from edge.config import CameraConfig, EdgeConfig
 
 # HA's discovery topic pattern (homeassistant/components/mqtt/discovery.py)
-DISCOVERY_TOPIC = re.compile(r"^homeassistant/(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config$")
+DISCOVERY_TOPIC = re.compile(
+    r"^homeassistant/(?P<component>\w+)/(?:(?P<node_id>[a-zA-Z0-9_-]+)/)?(?P<object_id>[a-zA-Z0-9_-]+)/config$"
+)
 TEMPLATE_FIELD = re.compile(r"^\{\{ value_json\.(\w+) \}\}$")
 
 
@@ -69,7 +71,8 @@ def test_discovery_prefix_is_configurable(config):
 
 
 def test_daemon_publishes_retained_discovery_and_state_and_reannounces_when_ha_comes_online(
-        tmp_path, shipped_model, broker, listeners, daemons):
+    tmp_path, shipped_model, broker, listeners, daemons
+):
     from tests.support import edge_config, face_video
 
     video = face_video(tmp_path / "face.avi", 120)

@@ -89,11 +89,15 @@ def test_running_daemon_serves_its_metrics(tmp_path, shipped_model, daemons):
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=10) == 0
     lines = text.splitlines()
-    for line in ('emotion_edge_frames_total{camera="cam"} 4.0', 'emotion_edge_events_total{camera="cam"} 3.0',
-                 'emotion_edge_latency_seconds_count{stage="classify"} 4.0',
-                 'emotion_edge_latency_seconds_count{stage="frame"} 4.0',
-                 'emotion_edge_dropped_frames_total{camera="cam"} 0.0', "emotion_edge_mqtt_reconnects_total 0.0",
-                 "emotion_edge_outbox_dropped 0.0"):
+    for line in (
+        'emotion_edge_frames_total{camera="cam"} 4.0',
+        'emotion_edge_events_total{camera="cam"} 3.0',
+        'emotion_edge_latency_seconds_count{stage="classify"} 4.0',
+        'emotion_edge_latency_seconds_count{stage="frame"} 4.0',
+        'emotion_edge_dropped_frames_total{camera="cam"} 0.0',
+        "emotion_edge_mqtt_reconnects_total 0.0",
+        "emotion_edge_outbox_dropped 0.0",
+    ):
         assert line in lines, line
     depth = next(float(line.split()[1]) for line in lines if line.startswith("emotion_edge_outbox_depth "))
     assert depth >= 4  # three events and the stats, waiting for the broker
@@ -107,8 +111,9 @@ def test_broker_restart_counts_one_reconnect(tmp_path, broker, metrics):
     from edge.config import EdgeConfig
     from edge.publisher import MqttPublisher
 
-    config = EdgeConfig(device="test-dev", mqtt={"host": broker.host, "port": broker.port},
-                        outbox={"path": tmp_path / "outbox.db"})
+    config = EdgeConfig(
+        device="test-dev", mqtt={"host": broker.host, "port": broker.port}, outbox={"path": tmp_path / "outbox.db"}
+    )
     publisher = MqttPublisher(config, metrics)
     publisher.start()
 

@@ -27,8 +27,13 @@ def video(tmp_path_factory):
 def reference(tmp_path_factory, shipped_model, video):
     """The events of a run without any outage (stdout: no broker, no outbox)."""
     config = every_frame_config(tmp_path_factory.mktemp("reference"), shipped_model, video)
-    result = subprocess.run([sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--stdout"],
-                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(config), "--stdout"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
     events = [event_key(json.loads(line)) for line in result.stdout.splitlines()]
     assert [frame for _, frame, *_ in events] == list(range(FRAMES))
@@ -57,8 +62,9 @@ def outage(broker, listener, daemon) -> None:
     assert len(listener.payloads("/cam/event")) < FRAMES, "the video ended before the broker went down"
 
 
-def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped_model, video, reference, broker,
-                                                               listeners, daemons):
+def test_broker_killed_mid_stream_every_event_arrives_in_order(
+    tmp_path, shipped_model, video, reference, broker, listeners, daemons
+):
     before = listeners(broker)
     daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker))
     outage(broker, before, daemon)
@@ -67,8 +73,10 @@ def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped
     assert daemon.wait(timeout=90) == 0, daemon.log
 
     events, duplicates = deduplicated(cam_events(before, after))
-    print(f"\noutage: {len(before.payloads('/cam/event'))} events before it, {len(after.payloads('/cam/event'))} "
-          f"after, {duplicates} duplicate(s), {len(events)}/{len(reference)} as in the reference run")
+    print(
+        f"\noutage: {len(before.payloads('/cam/event'))} events before it, {len(after.payloads('/cam/event'))} "
+        f"after, {duplicates} duplicate(s), {len(events)}/{len(reference)} as in the reference run"
+    )
     assert events == reference
     assert duplicates <= 100  # at most the window of messages in flight when the broker died
     stats = after.payloads("/cam/stats")[-1]  # sent at the end of the video, while the broker was down
@@ -77,7 +85,8 @@ def test_broker_killed_mid_stream_every_event_arrives_in_order(tmp_path, shipped
 
 
 def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_restart(
-        tmp_path, shipped_model, video, reference, broker, listeners, daemons):
+    tmp_path, shipped_model, video, reference, broker, listeners, daemons
+):
     config = every_frame_config(tmp_path, shipped_model, video, broker)
     before = listeners(broker)
     first = daemons(config, name="first")
@@ -87,18 +96,21 @@ def test_daemon_killed_while_the_broker_is_down_sends_the_queue_first_after_rest
 
     broker.start()
     after = listeners(broker)
-    second = daemons(config, "--source", str(video), "--camera", "desk", name="second")  # a video: photos would be a batch
+    second = daemons(
+        config, "--source", str(video), "--camera", "desk", name="second"
+    )  # a video: photos would be a batch
     assert second.wait(timeout=90) == 0, second.log
     assert "from before the restart go out first" in second.log
 
     events, _ = deduplicated(cam_events(before, after))
     assert events == reference
     order = [topic.split("/")[2] for topic, _, _ in after.messages if topic.endswith("/event")]
-    assert "desk" in order and "cam" not in order[order.index("desk"):]  # the queued events came first
+    assert "desk" in order and "cam" not in order[order.index("desk") :]  # the queued events came first
 
 
-def test_a_full_outbox_drops_the_oldest_and_counts_them(tmp_path, shipped_model, video, reference, broker,
-                                                       listeners, daemons):
+def test_a_full_outbox_drops_the_oldest_and_counts_them(
+    tmp_path, shipped_model, video, reference, broker, listeners, daemons
+):
     broker.stop()
     daemon = daemons(every_frame_config(tmp_path, shipped_model, video, broker, max_messages=50))
     daemon.wait_for_log("waiting for the MQTT broker to acknowledge", timeout=60)
@@ -106,5 +118,5 @@ def test_a_full_outbox_drops_the_oldest_and_counts_them(tmp_path, shipped_model,
     assert daemon.wait(timeout=60) == 0, daemon.log
 
     events, _ = deduplicated(after.payloads("/cam/event"))
-    assert 0 < len(events) < 50 and events == reference[-len(events):]  # the newest, still in order
+    assert 0 < len(events) < 50 and events == reference[-len(events) :]  # the newest, still in order
     assert after.payloads("/cam/stats")[-1]["outbox"]["dropped"] >= FRAMES - 50

@@ -23,7 +23,9 @@ def test_pending_is_in_insertion_order_and_ack_removes(db_path):
         pending = outbox.pending(limit=3)
         assert [m.id for m in pending] == ids[:3]
         assert [(m.topic, m.payload, m.qos, m.retain) for m in pending] == [
-            ("t/0", b"p0", 1, False), ("t/1", b"p1", 1, False), ("t/2", b"p2", 1, True),
+            ("t/0", b"p0", 1, False),
+            ("t/1", b"p1", 1, False),
+            ("t/2", b"p2", 1, True),
         ]
         outbox.ack(ids[1])
         outbox.ack(ids[1])  # a duplicate ack is harmless
@@ -129,8 +131,10 @@ def test_default_path_is_one_per_device_and_broker_in_systemds_state_directory_e
     assert default_path(device="door") == Path("/var/lib/emotion-edge/outbox-door-localhost-1883.db")
     monkeypatch.delenv("STATE_DIRECTORY")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert default_path(device="door", mqtt={"host": "fe80::1%eth0", "port": 8883}) == \
-        tmp_path / "emotion-edge" / "outbox-door-fe80__1_eth0-8883.db"
+    assert (
+        default_path(device="door", mqtt={"host": "fe80::1%eth0", "port": 8883})
+        == tmp_path / "emotion-edge" / "outbox-door-fe80__1_eth0-8883.db"
+    )
     paths = {default_path(device=device, mqtt={"host": host}) for device in ("a", "b") for host in ("x", "y")}
     assert len(paths) == 4
     assert default_path(device="a", outbox={"path": tmp_path / "mine.db"}) == tmp_path / "mine.db"  # as given

@@ -22,8 +22,9 @@ def test_a_message_handed_over_as_the_connection_drops_is_acknowledged_after_the
     connection that is already gone: paho keeps it, answers MQTT_ERR_NO_CONN, and re-sends it once connected
     again. The broker's acknowledgement of that re-sent message must empty the outbox, not stop publishing."""
     broker.stop()
-    config = EdgeConfig(device="test-dev", mqtt={"host": broker.host, "port": broker.port},
-                        outbox={"path": tmp_path / "outbox.db"})
+    config = EdgeConfig(
+        device="test-dev", mqtt={"host": broker.host, "port": broker.port}, outbox={"path": tmp_path / "outbox.db"}
+    )
     publisher = MqttPublisher(config)
     publisher.start()
     try:

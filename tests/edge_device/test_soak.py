@@ -34,10 +34,11 @@ def rss_bytes(pid: int) -> int:
 
 @pytest.mark.soak
 def test_memory_stays_flat_on_a_looping_stream(tmp_path, shipped_model, broker, rtsp_server, listeners, daemons):
-    extra = (f"  homeassistant:\n    discovery: true\n  metrics:\n    port: {free_port()}\n    address: 127.0.0.1\n")
+    extra = f"  homeassistant:\n    discovery: true\n  metrics:\n    port: {free_port()}\n    address: 127.0.0.1\n"
     config = edge_config(tmp_path, shipped_model, rtsp_server.url, broker, extra=extra)
-    config.write_text(config.read_text().replace("    stats_interval_s: 0.5\n",
-                                                 "    stats_interval_s: 1\n    heartbeat_s: 0.1\n"))
+    config.write_text(
+        config.read_text().replace("    stats_interval_s: 0.5\n", "    stats_interval_s: 1\n    heartbeat_s: 0.1\n")
+    )
     listener = listeners(broker, "emotion/#")
     daemon = daemons(config)
     assert listener.wait_for(lambda: listener.payloads("/cam/event"), timeout=30), daemon.log
@@ -58,9 +59,11 @@ def test_memory_stays_flat_on_a_looping_stream(tmp_path, shipped_model, broker, 
     first, last = statistics.median(steady[:third]), statistics.median(steady[-third:])
     mib_per_minute = np.polyfit(np.asarray(steady_times) / 60, np.asarray(steady) / MIB, 1)[0]
     stats = listener.payloads("/cam/stats")[-1]
-    print(f"\nsoak {SOAK_SECONDS:.0f} s: RSS first third {first / MIB:.1f} MiB, last third {last / MIB:.1f} MiB, "
-          f"max {max(samples) / MIB:.1f} MiB, slope {mib_per_minute:+.2f} MiB/min; {stats['frames']} frames at {stats['fps']} fps, {events} events, "
-          f"outbox {stats['outbox']}")
+    print(
+        f"\nsoak {SOAK_SECONDS:.0f} s: RSS first third {first / MIB:.1f} MiB, last third {last / MIB:.1f} MiB, "
+        f"max {max(samples) / MIB:.1f} MiB, slope {mib_per_minute:+.2f} MiB/min; {stats['frames']} frames at {stats['fps']} fps, {events} events, "
+        f"outbox {stats['outbox']}"
+    )
     assert mib_per_minute <= MAX_MIB_PER_MINUTE and last - first <= 5 * MIB, (mib_per_minute, first, last)
     assert events >= SOAK_SECONDS * 2  # events kept flowing the whole time (heartbeat 0.1 s)
     assert stats["outbox"]["dropped"] == 0

@@ -47,7 +47,14 @@ def test_unreachable_socket_is_a_warning_not_a_crash(tmp_path, monkeypatch, capl
 
 @pytest.mark.parametrize(
     "usec, pid, expected",
-    [("30000000", None, 15.0), ("30000000", "own", 15.0), ("30000000", "1", None), (None, None, None), ("0", None, None), ("x", None, None)],
+    [
+        ("30000000", None, 15.0),
+        ("30000000", "own", 15.0),
+        ("30000000", "1", None),
+        (None, None, None),
+        ("0", None, None),
+        ("x", None, None),
+    ],
 )
 def test_watchdog_interval_is_half_of_watchdog_usec(monkeypatch, usec, pid, expected):
     for key, value in (("WATCHDOG_USEC", usec), ("WATCHDOG_PID", str(os.getpid()) if pid == "own" else pid)):

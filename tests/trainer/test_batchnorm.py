@@ -1,8 +1,6 @@
 """BatchNorm statistics re-measured on clean images replace the running averages of training."""
 
-
 import numpy as np
-
 import tf_keras as keras  # noqa: E402
 
 from trainer.selection import recalibrate_batchnorm  # noqa: E402

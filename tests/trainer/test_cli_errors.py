@@ -25,18 +25,39 @@ def one_line_error(capsys) -> str:
         (["--config", "{tmp}/absent.yaml", "train"], "absent.yaml: config file not found"),
         (["evaluate", "{tmp}/nope.tflite", "--data", "{data}"], "nope.tflite: model not found"),
         (["evaluate", "{data}", "--data", "{data}"], "not a run folder"),
-        (["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"], "empty: not a run folder of 'trainer train'"),
+        (
+            ["export", "--int8", "--run", "{tmp}/empty", "--data", "{data}"],
+            "empty: not a run folder of 'trainer train'",
+        ),
         (["train", "--data", "{tmp}/hollow", "--out", "{tmp}/run"], "hollow/train: no images in the class folders"),
         (["train", "--data", "{data}", "--manifest", "{tmp}/none.csv", "--out", "{tmp}/run"], "manifest not found"),
         (["eda", "{tmp}/hollow", "--out", "{tmp}/eda"], "hollow: no images in any <split>/<class> folder"),
         (["train", "--data", "{data}", "--out", "{tmp}/run"], "train split: 8 images, fewer than one batch"),
-        (["train", "--resume", "--data", "{data}", "--out", "{tmp}/empty"], "empty: nothing to resume (no config.json)"),
-        (["train", "--data", "{data}", "--manifest", "{tmp}/other.csv", "--out", "{tmp}/run"], "other.csv: not a manifest (expected columns"),
-        (["train", "--data", "{data}", "--manifest", "{tmp}/dropped.csv", "--out", "{tmp}/run"], "dropped.csv: no kept files for split 'train'"),
-        (["train", "--data", "{data}", "--manifest", "{tmp}/empty", "--out", "{tmp}/run"], "empty: cannot read the manifest (IsADirectoryError"),
-        (["evaluate", "{tmp}/foreign", "--data", "{data}"], "foreign/config.json: not the settings of a 'trainer train' run"),
+        (
+            ["train", "--resume", "--data", "{data}", "--out", "{tmp}/empty"],
+            "empty: nothing to resume (no config.json)",
+        ),
+        (
+            ["train", "--data", "{data}", "--manifest", "{tmp}/other.csv", "--out", "{tmp}/run"],
+            "other.csv: not a manifest (expected columns",
+        ),
+        (
+            ["train", "--data", "{data}", "--manifest", "{tmp}/dropped.csv", "--out", "{tmp}/run"],
+            "dropped.csv: no kept files for split 'train'",
+        ),
+        (
+            ["train", "--data", "{data}", "--manifest", "{tmp}/empty", "--out", "{tmp}/run"],
+            "empty: cannot read the manifest (IsADirectoryError",
+        ),
+        (
+            ["evaluate", "{tmp}/foreign", "--data", "{data}"],
+            "foreign/config.json: not the settings of a 'trainer train' run",
+        ),
         (["evaluate", "{tmp}/truncated", "--data", "{data}"], "truncated/config.json: unreadable (JSONDecodeError"),
-        (["train", "--data", "{data}", "--manifest", "{tmp}/binary.csv", "--out", "{tmp}/run"], "binary.csv: cannot read the manifest (UnicodeDecodeError"),
+        (
+            ["train", "--data", "{data}", "--manifest", "{tmp}/binary.csv", "--out", "{tmp}/run"],
+            "binary.csv: cannot read the manifest (UnicodeDecodeError",
+        ),
     ],
 )
 def test_bad_input_is_one_line(argv, expected, data, tmp_path, capsys):

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
@@ -59,7 +58,9 @@ trainer:
 
 def write_run(root, name: str, architecture: str, teachers: str = "", size: int = 48):
     path = root / f"{name}.yaml"
-    path.write_text(RUN.format(data=root / "data", run=root / name, architecture=architecture, size=size, teachers=teachers))
+    path.write_text(
+        RUN.format(data=root / "data", run=root / name, architecture=architecture, size=size, teachers=teachers)
+    )
     return str(path)
 
 
@@ -82,11 +83,15 @@ def test_student_trains_from_a_teacher_of_another_family(architecture, tmp_path,
     student = write_run(tmp_path, "student", "mobilenet_v2")
     assert main(["--config", student, "train", "--teacher", str(tmp_path / "teacher")]) == 0
     assert len(teachers_used) >= 1 and all(len(used) == 1 for used in teachers_used)
-    assert json.loads((tmp_path / "student/config.json").read_text())["distill"]["teachers"] == [str(tmp_path / "teacher")]
+    assert json.loads((tmp_path / "student/config.json").read_text())["distill"]["teachers"] == [
+        str(tmp_path / "teacher")
+    ]
     assert (tmp_path / "student/float/selected.json").exists()
 
     capsys.readouterr()
     assert main(["--config", write_run(tmp_path, "small", "mobilenet_v2", teachers="teacher", size=32), "train"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "teacher: distill.teachers entry trained on classes ['happy', 'neutral', 'sad', 'surprise'] at 48 px, " \
-           "but the config has ['happy', 'neutral', 'sad', 'surprise'] at 32 px" in error
+    assert (
+        "teacher: distill.teachers entry trained on classes ['happy', 'neutral', 'sad', 'surprise'] at 48 px, "
+        "but the config has ['happy', 'neutral', 'sad', 'surprise'] at 32 px" in error
+    )

@@ -58,9 +58,20 @@ def audit(tmp_path_factory):
 def test_exit_code_and_outputs(audit):
     code, out, *_ = audit
     assert code == 0
-    for name in ("report.md", "report.html", "summary.json", "manifest.csv", "class_counts.png", "samples_per_class.png",
-                 "mean_face_per_class.png", "intensity_per_class.png", "problem_leak.png", "problem_duplicate.png",
-                 "problem_blank.png", "problem_wrong_format.png"):
+    for name in (
+        "report.md",
+        "report.html",
+        "summary.json",
+        "manifest.csv",
+        "class_counts.png",
+        "samples_per_class.png",
+        "mean_face_per_class.png",
+        "intensity_per_class.png",
+        "problem_leak.png",
+        "problem_duplicate.png",
+        "problem_blank.png",
+        "problem_wrong_format.png",
+    ):
         assert (out / name).stat().st_size > 0, name
 
 
@@ -71,7 +82,11 @@ def test_integrity_findings(audit):
     assert "wrong_format" in findings["train/neutral/too_big.jpg"]
     assert "not_image" in findings["train/happy/notes.txt"]
     layout = {(f["path"], f["reason"]) for f in summary["layout"]}
-    assert {("extras", "unknown_folder"), ("train/angry", "unknown_folder"), ("validation/neutral", "missing_class")} <= layout
+    assert {
+        ("extras", "unknown_folder"),
+        ("train/angry", "unknown_folder"),
+        ("validation/neutral", "missing_class"),
+    } <= layout
     assert summary["counts"]["validation"]["neutral"] == 0
 
 
@@ -88,7 +103,10 @@ def test_duplicates_leaks_and_blanks(audit):
 
 def test_manifest(audit):
     _, _, _, manifest, summary = audit
-    assert manifest["train/sad/truncated.jpg"]["keep"] == "0" and manifest["train/sad/truncated.jpg"]["reason"] == "corrupt"
+    assert (
+        manifest["train/sad/truncated.jpg"]["keep"] == "0"
+        and manifest["train/sad/truncated.jpg"]["reason"] == "corrupt"
+    )
     assert manifest["train/neutral/too_big.jpg"]["keep"] == "1"  # reported, but kept: training converts it
     assert summary["integrity"]["wrong_format"] == 1
     assert manifest["train/surprise/leaked.jpg"]["reason"] == "leak"

@@ -13,9 +13,30 @@ from tests.synthetic import make_dataset
 from trainer.cli import main
 from trainer.eda import caption
 
-VOTE_HEADER = ["split", "path", "majority", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
-               "contempt", "unknown", "NF"]
-MATCH_HEADER = ["split", "fer2013_path", "fer2013_label", "ferplus_image", "ferplus_path", "ferplus_majority", "distance"]
+VOTE_HEADER = [
+    "split",
+    "path",
+    "majority",
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+]
+MATCH_HEADER = [
+    "split",
+    "fer2013_path",
+    "fer2013_label",
+    "ferplus_image",
+    "ferplus_path",
+    "ferplus_majority",
+    "distance",
+]
 NO_VOTES = "train/sad/sad_0002.jpg"
 
 
@@ -104,8 +125,12 @@ def test_pixels_of_both_copies(audit):
     this, paired = copies["this_copy"], copies["paired_copy"]
     assert this["images"] == paired["images"] == 12
     root = out.parent
-    ours = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((root / "ferplus-4class/test").glob("*/*.jpg"))])
-    theirs = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((root / "fer2013-4class/test").glob("*/*.jpg"))])
+    ours = np.stack(
+        [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((root / "ferplus-4class/test").glob("*/*.jpg"))]
+    )
+    theirs = np.stack(
+        [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in sorted((root / "fer2013-4class/test").glob("*/*.jpg"))]
+    )
     for stats, pixels in ((this, ours), (paired, theirs)):
         assert stats["mean"] == round(float(pixels.mean()), 1) and stats["std"] == round(float(pixels.std()), 1)
     assert paired["std"] > this["std"]  # equalised: spread over 0..255
@@ -133,15 +158,29 @@ def test_a_missing_paired_copy_is_said_not_guessed(tmp_path):
     assert main(["eda", str(data), "--out", str(tmp_path / "report"), "--no-label-noise"]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
     assert f"The paired copy `{tmp_path / 'fer2013-4class'}` is not there" in report
-    assert "### FER2013 labels against the FER+ majority" in report and not (tmp_path / "report" / "copy_pixels.png").exists()
+    assert (
+        "### FER2013 labels against the FER+ majority" in report
+        and not (tmp_path / "report" / "copy_pixels.png").exists()
+    )
 
 
-@pytest.mark.parametrize("name, header, row, expected", [
-    ("votes.csv", VOTE_HEADER[:6], ["train", "train/happy/happy_0000.jpg", "happy", 0, 10, 0],
-     "votes.csv: no column sadness"),
-    ("fer2013-4class-match.csv", MATCH_HEADER, ["test", "a.jpg", "happy", "f.png", "test/happy/happy_0000.jpg", "happy", "near"],
-     "fer2013-4class-match.csv: cannot read the matches (ValueError"),
-])
+@pytest.mark.parametrize(
+    "name, header, row, expected",
+    [
+        (
+            "votes.csv",
+            VOTE_HEADER[:6],
+            ["train", "train/happy/happy_0000.jpg", "happy", 0, 10, 0],
+            "votes.csv: no column sadness",
+        ),
+        (
+            "fer2013-4class-match.csv",
+            MATCH_HEADER,
+            ["test", "a.jpg", "happy", "f.png", "test/happy/happy_0000.jpg", "happy", "near"],
+            "fer2013-4class-match.csv: cannot read the matches (ValueError",
+        ),
+    ],
+)
 def test_a_malformed_annotation_file_is_one_line(tmp_path, capsys, name, header, row, expected):
     data = make_dataset(tmp_path / "data", per_class=1)
     write_csv(data / name, header, [row])

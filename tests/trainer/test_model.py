@@ -1,9 +1,7 @@
 """The exported graph's flip averaging: mirror-invariant, and the plain model on a symmetric face."""
 
-
 import numpy as np
 import pytest
-
 import tf_keras as keras  # noqa: E402
 from tf_keras import layers  # noqa: E402
 

@@ -42,6 +42,7 @@ def test_a_changed_setting_is_refused_by_name(tmp_path):
 def test_training_on_other_data_is_refused_but_a_moved_dataset_is_not(tmp_path):
     """Resuming without the manifest would train the rest of the run on the duplicates and test copies the
     audit excluded; the same dataset at another path is the same data."""
+
     def cleaned_elsewhere(saved):
         saved["data_dir"], saved["manifest"] = "/old/place/fer2013-4class", "/old/place/manifest.csv"
 
@@ -56,7 +57,8 @@ def test_training_on_other_data_is_refused_but_a_moved_dataset_is_not(tmp_path):
 def test_an_epoch_logged_twice_keeps_its_later_row(tmp_path):
     (tmp_path / "float").mkdir()
     (tmp_path / "float/history.csv").write_text(
-        HEADER + "0,0.40,1.30,0.35,0.30\n1,0.50,1.20,0.45,0.40\n1,0.55,1.10,0.50,0.48\n2,0.60,1.00,0.55,0.52\n")
+        HEADER + "0,0.40,1.30,0.35,0.30\n1,0.50,1.20,0.45,0.40\n1,0.55,1.10,0.50,0.48\n2,0.60,1.00,0.55,0.52\n"
+    )
     history = read_history(tmp_path / "float/history.csv")
     assert history["epoch"] == [0, 1, 2]
     assert history["val_macro_f1"] == [0.30, 0.48, 0.52]

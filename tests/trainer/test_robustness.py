@@ -47,14 +47,24 @@ def test_corrupted_bytes_are_the_same_in_another_process_and_order(faces, tmp_pa
     """Noise is seeded by the face itself: a fresh interpreter (another hash seed) and the reverse order of
     faces give the same bytes, so the benchmark is one fixed test set."""
     np.save(tmp_path / "faces.npy", np.stack(faces))
-    script = ("import numpy as np; from tests.trainer.test_robustness import digest_of_benchmark; "
-              f"print(digest_of_benchmark(list(np.load({str(tmp_path / 'faces.npy')!r}))))")
-    other = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
-                           env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)})
+    script = (
+        "import numpy as np; from tests.trainer.test_robustness import digest_of_benchmark; "
+        f"print(digest_of_benchmark(list(np.load({str(tmp_path / 'faces.npy')!r}))))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    )
     assert other.returncode == 0, other.stderr
     assert other.stdout.strip() == digest_of_benchmark(faces)
     noisy = [corrupt(face, BY_KEY["noise-2"]) for face in faces]
-    assert all(np.array_equal(a, b) for a, b in zip(noisy, reversed([corrupt(f, BY_KEY["noise-2"]) for f in reversed(faces)])))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(noisy, reversed([corrupt(f, BY_KEY["noise-2"]) for f in reversed(faces)]))
+    )
 
 
 def test_noise_differs_between_faces_and_between_severities(faces):
@@ -82,18 +92,24 @@ def error(image: np.ndarray, original: np.ndarray) -> float:
     return float(np.mean((image.astype(float) - original) ** 2))
 
 
-@pytest.mark.parametrize("corruption, measure, direction", [
-    ("blur", sharpness, "down"),
-    ("downscale", sharpness, "down"),
-    ("contrast", contrast, "down"),
-    ("dark", brightness, "down"),
-    ("noise", sharpness, "up"),
-    ("jpeg", error, "up"),
-])
+@pytest.mark.parametrize(
+    "corruption, measure, direction",
+    [
+        ("blur", sharpness, "down"),
+        ("downscale", sharpness, "down"),
+        ("contrast", contrast, "down"),
+        ("dark", brightness, "down"),
+        ("noise", sharpness, "up"),
+        ("jpeg", error, "up"),
+    ],
+)
 def test_each_corruption_degrades_more_at_each_severity(faces, corruption, measure, direction):
     """clean, severity 1, 2, 3: the measure moves strictly the named way at every step, on every face."""
     for face in faces:
-        values = [measure(corrupt(face, BY_KEY[key]), face) for key in ("clean", f"{corruption}-1", f"{corruption}-2", f"{corruption}-3")]
+        values = [
+            measure(corrupt(face, BY_KEY[key]), face)
+            for key in ("clean", f"{corruption}-1", f"{corruption}-2", f"{corruption}-3")
+        ]
         steps = np.diff(values)
         assert (steps < 0).all() if direction == "down" else (steps > 0).all(), (corruption, values)
 
@@ -109,9 +125,17 @@ def benchmark_run(tmp_path_factory):
     model = copy_shipped_model(root / "models")
     shutil.copy(model, root / "models" / "renamed.tflite")
     out = root / "report"
-    code = main(["robustness", str(model),
-                 f"{root / 'models' / 'renamed.tflite'}:labels=happy,neutral,sad,surprise,preprocess={read_preprocess(model)}",
-                 "--data", str(data), "--out", str(out)])
+    code = main(
+        [
+            "robustness",
+            str(model),
+            f"{root / 'models' / 'renamed.tflite'}:labels=happy,neutral,sad,surprise,preprocess={read_preprocess(model)}",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+        ]
+    )
     return code, out
 
 
@@ -137,13 +161,16 @@ def test_the_command_writes_table_json_and_png(benchmark_run):
     assert image is not None and image.shape[1] >= 800 and (out / "robustness.png").stat().st_size < 300_000
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("{tmp}/nope.tflite", "model {tmp}/nope.tflite: model file not found"),
-    ("{model}:labels=angry,disgust,fear,calm", "no output for class happy, neutral, sad, surprise"),
-    ("{model}:range=0-9", "range=0-9 (known: 0-255, 0-1, -1-1)"),
-    ("{model}:preprocess=sharpen", "preprocess=sharpen (known: none, equalize_hist, clahe)"),
-    ("{model}:size=64", "model {model}: size=64 but the model's input is 48x48x1"),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("{tmp}/nope.tflite", "model {tmp}/nope.tflite: model file not found"),
+        ("{model}:labels=angry,disgust,fear,calm", "no output for class happy, neutral, sad, surprise"),
+        ("{model}:range=0-9", "range=0-9 (known: 0-255, 0-1, -1-1)"),
+        ("{model}:preprocess=sharpen", "preprocess=sharpen (known: none, equalize_hist, clahe)"),
+        ("{model}:size=64", "model {model}: size=64 but the model's input is 48x48x1"),
+    ],
+)
 def test_bad_model_spec_is_one_line_naming_it(spec, expected, tmp_path, capsys):
     model = copy_shipped_model(tmp_path)
     data = make_dataset(tmp_path / "data", per_class=1, splits=("test",))

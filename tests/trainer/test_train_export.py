@@ -121,8 +121,9 @@ def test_resume_refuses_to_overwrite_and_continues(exported, capsys):
     config = write_config(exported)
     assert main(["--config", str(config), "train"]) == 2
     assert "--resume" in capsys.readouterr().err
-    finished = {path: (path.read_bytes(), path.stat().st_mtime_ns)
-                for path in (exported / "run").glob("*/*") if path.is_file()}
+    finished = {
+        path: (path.read_bytes(), path.stat().st_mtime_ns) for path in (exported / "run").glob("*/*") if path.is_file()
+    }
     assert main(["--config", str(config), "train", "--resume"]) == 0  # both phases done: nothing to redo
     assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in finished} == finished
     assert main(["--config", str(config), "train", "--resume", "--epochs", "9"]) == 2  # another schedule
@@ -138,8 +139,12 @@ def test_a_run_killed_mid_training_resumes_where_it_stopped(exported, capfd):
 
     config, run = write_config(exported), exported / "interrupted"
     train = ["--config", str(config), "train", "--out", str(run), "--epochs", "6"]
-    trainer = subprocess.Popen([sys.executable, "-m", "trainer.cli", *train], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "trainer.cli", *train],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     while len(read_history(run / "float/history.csv").get("epoch", [])) < 2 or not (run / "float/backup").is_dir():
         assert trainer.poll() is None and time.monotonic() < deadline, "training ended before it could be killed"
@@ -166,8 +171,22 @@ def test_evaluate_reads_a_tflite_file_in_its_own_label_order(exported, capsys):
     for source in (shipped, shipped.with_suffix(".json")):
         shutil.copy(source, twin.parent / source.name)
     plain = write_config(exported)
-    assert main(["--config", str(plain), "evaluate", str(shipped), str(twin), "--split", "test",
-                 "--out", str(exported / "eval_plain")]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(plain),
+                "evaluate",
+                str(shipped),
+                str(twin),
+                "--split",
+                "test",
+                "--out",
+                str(exported / "eval_plain"),
+            ]
+        )
+        == 0
+    )
     results = json.loads((exported / "eval_plain/metrics.json").read_text())["results"]
     assert set(results) == {"model/emotion_int8.tflite (TFLite)", "beside/emotion_int8.tflite (TFLite)"}
 
@@ -182,16 +201,43 @@ def test_evaluate_reads_a_tflite_file_in_its_own_label_order(exported, capsys):
 
     reordered = write_config(exported, out="reordered_eval/emotion_int8.tflite")
     reordered.write_text(reordered.read_text() + "  classes: [sad, happy, neutral, surprise]\n")
-    assert main(["--config", str(reordered), "evaluate", str(exported / "run"), "--split", "test",
-                 "--out", str(exported / "eval_run")]) == 2
+    assert (
+        main(
+            [
+                "--config",
+                str(reordered),
+                "evaluate",
+                str(exported / "run"),
+                "--split",
+                "test",
+                "--out",
+                str(exported / "eval_run"),
+            ]
+        )
+        == 2
+    )
     assert "trained on classes" in capsys.readouterr().err
 
 
 def test_evaluate_writes_report_with_figures(exported):
     out = exported / "eval"
     config = write_config(exported)
-    assert main(["--config", str(config), "evaluate", str(exported / "model/emotion_int8.tflite"), str(exported / "run"),
-                 "--split", "test", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "evaluate",
+                str(exported / "model/emotion_int8.tflite"),
+                str(exported / "run"),
+                "--split",
+                "test",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["results"]) == 3
     for figure in ("confusion_1.png", "reliability.png", "gradcam_2.png", "mistakes_1.png"):
@@ -222,8 +268,12 @@ def test_export_never_replaces_the_shipped_model_with_a_worse_one(exported, caps
         shutil.copy(exported / "model" / name, shipped.parent / name)
     config = write_config(exported, out="guarded/emotion_int8.tflite")
     weak = exported / "config_weak.yaml"
-    weak.write_text(config.read_text().replace("epochs: 8", "epochs: 1, max_steps_per_epoch: 1")
-                    .replace("average_last: 3", "average_last: 0").replace("qat: {epochs: 1", "qat: {epochs: 0"))
+    weak.write_text(
+        config.read_text()
+        .replace("epochs: 8", "epochs: 1, max_steps_per_epoch: 1")
+        .replace("average_last: 3", "average_last: 0")
+        .replace("qat: {epochs: 1", "qat: {epochs: 0")
+    )
     assert main(["--config", str(weak), "train", "--out", str(exported / "weak")]) == 0
     before = {path.name: path.read_bytes() for path in shipped.parent.iterdir()}
     capsys.readouterr()

@@ -19,8 +19,10 @@ def write_votes(data_dir, rows):
 
 def test_vote_shares_in_class_order_without_other_emotions(tmp_path):
     files = [tmp_path / "train/sad/a.png", tmp_path / "train/happy/b.png"]
-    write_votes(tmp_path, ["train,train/sad/a.png,sad,4,0,0,5,1,0,0,0,0,0\n",
-                           "train,train/happy/b.png,happy,0,10,0,0,0,0,0,0,0,0\n"])
+    write_votes(
+        tmp_path,
+        ["train,train/sad/a.png,sad,4,0,0,5,1,0,0,0,0,0\n", "train,train/happy/b.png,happy,0,10,0,0,0,0,0,0,0,0\n"],
+    )
     targets = vote_targets(tmp_path, files, CLASSES)
     # neutral 4, sadness 5 of the 9 votes for the four classes (the anger vote is left out)
     assert np.allclose(targets[0], [0, 4 / 9, 5 / 9, 0]) and np.allclose(targets[1], [1, 0, 0, 0])
@@ -49,8 +51,10 @@ def test_the_training_pipeline_trains_towards_the_votes(tmp_path):
     for path in files:  # two votes for the folder's class, one each for neutral and sadness, whatever the folder
         votes = {"neutral": 1, "happiness": 0, "surprise": 0, "sadness": 1}
         votes[{"happy": "happiness", "sad": "sadness"}.get(path.parent.name, path.parent.name)] += 2
-        rows.append(f"train,{path.relative_to(data).as_posix()},{path.parent.name},{votes['neutral']},{votes['happiness']},"
-                    f"{votes['surprise']},{votes['sadness']},0,0,0,0,0,0\n")
+        rows.append(
+            f"train,{path.relative_to(data).as_posix()},{path.parent.name},{votes['neutral']},{votes['happiness']},"
+            f"{votes['surprise']},{votes['sadness']},0,0,0,0,0,0\n"
+        )
     write_votes(data, rows)
     settings = TrainerConfig.model_validate({"data_dir": str(data), "train": {"targets": "votes", "batch_size": 4}})
     train = load_split(settings, "train", preprocess="none", targets=True)

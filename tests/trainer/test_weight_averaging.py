@@ -1,8 +1,6 @@
 """Stochastic weight averaging over a phase's last epochs, carried across ``--resume``."""
 
-
 import numpy as np
-
 import tf_keras as keras  # noqa: E402
 
 from trainer.selection import AverageLastEpochs  # noqa: E402
@@ -36,7 +34,7 @@ def test_the_mean_of_the_last_epochs_is_offered_once_training_ends(tmp_path):
     for epoch, value in enumerate([10.0, 20.0, 1.0, 2.0, 6.0]):
         end_epoch(callback, model, epoch, value)
     callback.on_train_end()
-    (name, record, weights), = selection.offered
+    ((name, record, weights),) = selection.offered
     assert name == "mean of epochs 3-5" and record["averaged_epochs"] == [3, 5]
     assert all(np.allclose(w, 3.0) for w in weights)  # (1 + 2 + 6) / 3; epochs 1-2 left out
 
@@ -50,7 +48,7 @@ def test_a_resumed_run_carries_the_mean_on_and_counts_a_redone_epoch_once(tmp_pa
     end_epoch(resumed, model, 3, 50.0)  # epoch 4 trained again: already in the mean
     end_epoch(resumed, model, 4, 6.0)
     resumed.on_train_end()
-    (name, _, weights), = selection.offered
+    ((name, _, weights),) = selection.offered
     assert name == "mean of epochs 3-5" and all(np.allclose(w, 3.0) for w in weights)
 
 

@@ -45,8 +45,10 @@ def run_audit(settings) -> int:
 
     scan = scan_dataset(root, settings.classes, eda.image_size)
     if not scan.samples:
-        raise UserError(f"{root}: no images in any <split>/<class> folder (classes {', '.join(settings.classes)}; "
-                        "is it the dataset root?)")
+        raise UserError(
+            f"{root}: no images in any <split>/<class> folder (classes {', '.join(settings.classes)}; "
+            "is it the dataset root?)"
+        )
     vectors = hog(scan.pixels)
     outliers = find_outliers(scan.pixels, vectors, scan.readable, eda)
     pairs = find_pairs(scan.pixels, np.flatnonzero(scan.readable & ~outliers.blank), eda.near_duplicate_bits)
@@ -83,8 +85,9 @@ def annotation_summary(scan: Scan, settings) -> dict:
     summary = {"vote_agreement": vote_agreement(scan), "label_agreement": None, "copies": None}
     if matches is not None:
         summary["label_agreement"] = label_agreement(matches, settings.classes, eda.match_max_distance)
-        summary["copies"] = compare_copies(scan, matches, paired_root(scan.root, eda.paired_copy),
-                                           eda.match_max_distance, eda.paired_sample)
+        summary["copies"] = compare_copies(
+            scan, matches, paired_root(scan.root, eda.paired_copy), eda.match_max_distance, eda.paired_sample
+        )
     return summary
 
 
@@ -98,7 +101,9 @@ def draw_annotation_figures(summary: dict, out) -> dict[str, str]:
     copies = summary["copies"]
     if copies and "this_copy" in copies:
         names = (f"{Path(summary['data_dir']).name} (this dataset)", Path(copies["other_copy"]).name)
-        drawn["copies"] = figures.copy_statistics(copies["this_copy"], copies["paired_copy"], names, out / "copy_pixels.png")
+        drawn["copies"] = figures.copy_statistics(
+            copies["this_copy"], copies["paired_copy"], names, out / "copy_pixels.png"
+        )
     return drawn
 
 
@@ -167,7 +172,12 @@ def build_summary(scan, outliers, pairs, drops, issues, rows, findings, eda) -> 
             "dark": int(outliers.dark.sum()),
             "bright": int(outliers.bright.sum()),
             "no_face": int(outliers.no_face.sum()),
-            "thresholds": {"blank_std": eda.blank_std, "dark_mean": eda.dark_mean, "bright_mean": eda.bright_mean, "min_face_score": eda.min_face_score},
+            "thresholds": {
+                "blank_std": eda.blank_std,
+                "dark_mean": eda.dark_mean,
+                "bright_mean": eda.bright_mean,
+                "min_face_score": eda.min_face_score,
+            },
         },
         "label_noise": None,
         "manifest": manifest_summary(rows),
@@ -191,13 +201,21 @@ def draw_figures(scan, outliers, pairs, drops, issues, findings, out) -> dict[st
     usable = scan.readable & ~outliers.blank
     labels = np.array([s.label for s in scan.samples])
     train = np.array([s.split == "train" for s in scan.samples])
-    pool = {c: np.flatnonzero(usable & (labels == c) & (train if (usable & train).any() else True)) for c in scan.classes}
+    pool = {
+        c: np.flatnonzero(usable & (labels == c) & (train if (usable & train).any() else True)) for c in scan.classes
+    }
     pool = {c: idx for c, idx in pool.items() if len(idx)}
     drawn = {"counts": figures.class_counts(report_counts(scan), scan.classes, out / "class_counts.png")}
     if pool:
-        drawn["samples"] = figures.sample_grid(scan.pixels, {c: rng.permutation(i)[:12] for c, i in pool.items()}, out / "samples_per_class.png")
-        drawn["mean_faces"] = figures.mean_faces({c: scan.pixels[i].mean(axis=0) for c, i in pool.items()}, out / "mean_face_per_class.png")
-        drawn["histograms"] = figures.brightness_and_contrast({c: scan.pixels[i] for c, i in pool.items()}, out / "intensity_per_class.png")
+        drawn["samples"] = figures.sample_grid(
+            scan.pixels, {c: rng.permutation(i)[:12] for c, i in pool.items()}, out / "samples_per_class.png"
+        )
+        drawn["mean_faces"] = figures.mean_faces(
+            {c: scan.pixels[i].mean(axis=0) for c, i in pool.items()}, out / "mean_face_per_class.png"
+        )
+        drawn["histograms"] = figures.brightness_and_contrast(
+            {c: scan.pixels[i] for c, i in pool.items()}, out / "intensity_per_class.png"
+        )
     by_reason: dict[str, list[Issue]] = {}
     for finding in findings:
         by_reason.setdefault(finding.reason, []).append(finding)
@@ -208,12 +226,25 @@ def draw_figures(scan, outliers, pairs, drops, issues, findings, out) -> dict[st
             chosen = sorted(chosen, key=lambda f: outliers.face_score[index_of[f.path]])
         items = [(scan.pixels[index_of[f.path]], caption(f.path, f.detail)) for f in chosen[:EXAMPLES]]
         if items:
-            drawn[reason] = figures.montage(items, f"{reason.replace('_', ' ')} (first {len(items)} of {len(chosen)})", out / f"problem_{reason}.png")
+            drawn[reason] = figures.montage(
+                items,
+                f"{reason.replace('_', ' ')} (first {len(items)} of {len(chosen)})",
+                out / f"problem_{reason}.png",
+            )
     for reason in ("duplicate", "leak"):
         chosen = [(i, k) for i, (r, k) in sorted(drops.items()) if r == reason][: EXAMPLES // 2]
-        items = [pair for i, k in chosen for pair in ((scan.pixels[k], caption(scan.rel(k), "kept")), (scan.pixels[i], caption(scan.rel(i), f"dropped: {reason}")))]
+        items = [
+            pair
+            for i, k in chosen
+            for pair in (
+                (scan.pixels[k], caption(scan.rel(k), "kept")),
+                (scan.pixels[i], caption(scan.rel(i), f"dropped: {reason}")),
+            )
+        ]
         if items:
-            drawn[reason] = figures.montage(items, f"{reason}s: kept copy, then dropped copy", out / f"problem_{reason}.png")
+            drawn[reason] = figures.montage(
+                items, f"{reason}s: kept copy, then dropped copy", out / f"problem_{reason}.png"
+            )
     return drawn
 
 

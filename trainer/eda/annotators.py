@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -68,8 +69,12 @@ def vote_agreement(scan: Scan) -> dict | None:
             "mean_agreeing": round(sum(k * n for k, n in histogram.items()) / images, 2) if images else None,
             "histogram": {str(k): histogram[k] for k in sorted(histogram)},
         }
-    return {"file": VOTES_FILE, "annotators_per_image": {str(k): n for k, n in sorted(annotators.items())},
-            "images_without_votes": without, "per_class": per_class}
+    return {
+        "file": VOTES_FILE,
+        "annotators_per_image": {str(k): n for k, n in sorted(annotators.items())},
+        "images_without_votes": without,
+        "per_class": per_class,
+    }
 
 
 def read_matches(root: Path) -> list[Match] | None:
@@ -83,8 +88,16 @@ def read_matches(root: Path) -> list[Match] | None:
             missing = [c for c in MATCH_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise UserError(f"{path}: no column {missing[0]} (expected {', '.join(MATCH_COLUMNS)})")
-            return [Match(row["ferplus_path"], row["fer2013_path"], row["ferplus_majority"], row["fer2013_label"],
-                          float(row["distance"])) for row in reader]
+            return [
+                Match(
+                    row["ferplus_path"],
+                    row["fer2013_path"],
+                    row["ferplus_majority"],
+                    row["fer2013_label"],
+                    float(row["distance"]),
+                )
+                for row in reader
+            ]
     except (OSError, UnicodeDecodeError, csv.Error, ValueError) as exc:
         raise UserError(f"{path}: cannot read the matches ({type(exc).__name__}: {exc})") from None
 

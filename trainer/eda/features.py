@@ -35,9 +35,7 @@ def cell_histograms(images: np.ndarray) -> np.ndarray:
 
 def block_normalise(cells: np.ndarray) -> np.ndarray:
     """2x2-cell blocks with stride one cell, each L2-normalised, flattened to one vector per image."""
-    blocks = np.concatenate(
-        [cells[:, :-1, :-1], cells[:, 1:, :-1], cells[:, :-1, 1:], cells[:, 1:, 1:]], axis=3
-    )
+    blocks = np.concatenate([cells[:, :-1, :-1], cells[:, 1:, :-1], cells[:, :-1, 1:], cells[:, 1:, 1:]], axis=3)
     blocks /= np.sqrt((blocks**2).sum(axis=3, keepdims=True) + 1e-6)
     return blocks.reshape(len(cells), -1)
 
@@ -45,5 +43,8 @@ def block_normalise(cells: np.ndarray) -> np.ndarray:
 def hog(images: np.ndarray, progress: bool = True) -> np.ndarray:
     """HOG vectors (900 values for 48x48 images) for a stack of grayscale images."""
     chunks = range(0, len(images), CHUNK)
-    parts = [block_normalise(cell_histograms(images[i : i + CHUNK])) for i in tqdm(chunks, desc="hog", unit="chunk", disable=not progress)]
+    parts = [
+        block_normalise(cell_histograms(images[i : i + CHUNK]))
+        for i in tqdm(chunks, desc="hog", unit="chunk", disable=not progress)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)

@@ -6,8 +6,8 @@ report; the raw files are never copied.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -99,15 +99,29 @@ def vote_agreement(per_class: dict[str, dict], path: Path) -> str:
         axis.barh(labels, shares, left=left, color=colour, label=str(level))
         for y, (start, share) in enumerate(zip(left, shares)):
             if share >= 0.06:
-                axis.text(start + share / 2, y, f"{share:.0%}", ha="center", va="center", fontsize=7,
-                          color="white" if level > levels[0] - len(levels) / 2 else "black")
+                axis.text(
+                    start + share / 2,
+                    y,
+                    f"{share:.0%}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if level > levels[0] - len(levels) / 2 else "black",
+                )
         left += shares
     axis.set_yticks(range(len(labels)), [f"{c} (mean {per_class[c]['mean_agreeing']:.1f})" for c in labels])
     axis.invert_yaxis()
     axis.set_xlim(0, 1)
     axis.set_xlabel("share of the class's faces")
-    axis.legend(title="annotators agreeing", fontsize=7, title_fontsize=7, ncol=len(levels), loc="upper center",
-                bbox_to_anchor=(0.5, -0.25 if len(labels) > 2 else -0.5), frameon=False)
+    axis.legend(
+        title="annotators agreeing",
+        fontsize=7,
+        title_fontsize=7,
+        ncol=len(levels),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.25 if len(labels) > 2 else -0.5),
+        frameon=False,
+    )
     axis.set_title("How many annotators voted for the face's class", fontsize=10)
     return save(figure, path)
 
@@ -115,9 +129,15 @@ def vote_agreement(per_class: dict[str, dict], path: Path) -> str:
 def label_agreement(agreement: dict, path: Path) -> str:
     """FER2013's single label (rows) against the FER+ majority (columns) on the same faces, row shares:
     the diagonal is how often FER2013's annotator agreed with ten others."""
-    return plot_confusion(agreement["counts"], agreement["classes"], f"FER2013 label vs FER+ majority "
-                          f"({int(np.sum(agreement['counts']))} matched faces)", path, xlabel="FER+ majority (ten annotators)",
-                          ylabel="FER2013 label (one annotator)", columns=agreement["columns"]).name
+    return plot_confusion(
+        agreement["counts"],
+        agreement["classes"],
+        f"FER2013 label vs FER+ majority ({int(np.sum(agreement['counts']))} matched faces)",
+        path,
+        xlabel="FER+ majority (ten annotators)",
+        ylabel="FER2013 label (one annotator)",
+        columns=agreement["columns"],
+    ).name
 
 
 def copy_statistics(this: dict, other: dict, names: tuple[str, str], path: Path) -> str:
@@ -127,7 +147,9 @@ def copy_statistics(this: dict, other: dict, names: tuple[str, str], path: Path)
         label = f"{name}: mean {stats['mean']:.0f}, std {stats['std']:.0f}"
         for axis, key, top in ((axes[0], "histogram", 256), (axes[1], "image_std_histogram", 128)):
             edges = np.linspace(0, top, len(stats[key]) + 1)
-            axis.stairs(stats[key], edges, label=label, fill=key == "histogram", alpha=0.45 if key == "histogram" else 1)
+            axis.stairs(
+                stats[key], edges, label=label, fill=key == "histogram", alpha=0.45 if key == "histogram" else 1
+            )
     axes[0].set(xlabel="pixel intensity", ylabel="density", title="intensities")
     axes[1].set(xlabel="image standard deviation (contrast)", ylabel="density", title="per-image contrast")
     figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8, frameon=False)

@@ -6,9 +6,9 @@ read exactly once. A file that cannot be decoded gets a blank placeholder and ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -66,7 +66,9 @@ def walk_layout(root: Path, classes: Sequence[str]) -> tuple[list[Sample], list[
         if entry.is_dir() and entry.name not in SPLITS:
             issues.append(Issue(relative(root, entry), "unknown_folder", f"not a split ({', '.join(SPLITS)})"))
         elif entry.is_file() and entry.name not in ANNOTATION_FILES:
-            issues.append(Issue(relative(root, entry), "stray_image" if is_image(entry) else "not_image", "outside SPLIT/CLASS/"))
+            issues.append(
+                Issue(relative(root, entry), "stray_image" if is_image(entry) else "not_image", "outside SPLIT/CLASS/")
+            )
     for split in SPLITS:
         split_dir = root / split
         if not split_dir.is_dir():
@@ -76,7 +78,13 @@ def walk_layout(root: Path, classes: Sequence[str]) -> tuple[list[Sample], list[
             if entry.is_dir() and entry.name not in classes:
                 issues.append(Issue(relative(root, entry), "unknown_folder", f"not a class ({', '.join(classes)})"))
             elif entry.is_file():
-                issues.append(Issue(relative(root, entry), "stray_image" if is_image(entry) else "not_image", "outside a class folder"))
+                issues.append(
+                    Issue(
+                        relative(root, entry),
+                        "stray_image" if is_image(entry) else "not_image",
+                        "outside a class folder",
+                    )
+                )
         for label in classes:
             found = walk_class(root, split, label, images, others, issues)
             if found == 0 and (split_dir / label).is_dir():

@@ -54,7 +54,9 @@ def out_of_fold_probabilities(x: np.ndarray, y: np.ndarray, classes: int, folds:
     return probabilities
 
 
-def find_label_issues(pixels: np.ndarray, hog: np.ndarray, labels: np.ndarray, indices: np.ndarray, classes: int, folds: int) -> LabelIssues | None:
+def find_label_issues(
+    pixels: np.ndarray, hog: np.ndarray, labels: np.ndarray, indices: np.ndarray, classes: int, folds: int
+) -> LabelIssues | None:
     """Confident learning over the images ``indices`` (train + validation); None when too few per class."""
     from cleanlab.filter import find_label_issues as cleanlab_issues
 

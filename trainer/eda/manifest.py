@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from trainer.dataset import ManifestRow, write_manifest
 

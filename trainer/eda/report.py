@@ -61,7 +61,9 @@ def problems_section(summary: dict, findings: list[Issue], drawn: dict[str, str]
     explain = {k: v.format(size=eda.image_size, **eda.model_dump()) for k, v in EXPLANATIONS.items()}
     layout = summary["layout"]
     lines += ["### Folder layout", ""]
-    lines += [f"- `{f['path']}`: {f['reason']} ({f['detail']})" for f in layout[:LISTED]] or ["No problems: every split and class folder exists and holds only images."]
+    lines += [f"- `{f['path']}`: {f['reason']} ({f['detail']})" for f in layout[:LISTED]] or [
+        "No problems: every split and class folder exists and holds only images."
+    ]
     lines.append("")
     for reason in ("corrupt", "wrong_format", "blank", "extreme_brightness", "no_face"):
         lines += [f"### {reason.replace('_', ' ').capitalize()}", "", f"_{explain[reason]}._", ""]
@@ -69,10 +71,24 @@ def problems_section(summary: dict, findings: list[Issue], drawn: dict[str, str]
     dup = summary["duplicates"]
     lines += ["### Duplicates and leaks", "", f"_{explain['duplicate']}; {explain['leak']}._", ""]
     kinds = sorted(set(dup["exact_pairs"]) | set(dup["near_pairs"]), key=lambda k: ("-" in k, k))
-    lines += [table(["split(s)", "exact pairs", "near pairs"], [[k, dup["exact_pairs"].get(k, 0), dup["near_pairs"].get(k, 0)] for k in kinds]) if kinds else "No duplicate pairs.", ""]
-    lines += [f"{dup['pairs_with_different_labels']} of these pairs carry different class labels (the same face filed under two emotions).", ""]
-    lines += [f"Files dropped as duplicates: {dup['duplicate_files_dropped'] or 'none'}; as leaks: {dup['leak_files_dropped'] or 'none'}. "
-              "Test files are never dropped (duplicates inside test are only reported).", ""]
+    lines += [
+        table(
+            ["split(s)", "exact pairs", "near pairs"],
+            [[k, dup["exact_pairs"].get(k, 0), dup["near_pairs"].get(k, 0)] for k in kinds],
+        )
+        if kinds
+        else "No duplicate pairs.",
+        "",
+    ]
+    lines += [
+        f"{dup['pairs_with_different_labels']} of these pairs carry different class labels (the same face filed under two emotions).",
+        "",
+    ]
+    lines += [
+        f"Files dropped as duplicates: {dup['duplicate_files_dropped'] or 'none'}; as leaks: {dup['leak_files_dropped'] or 'none'}. "
+        "Test files are never dropped (duplicates inside test are only reported).",
+        "",
+    ]
     lines += figure(drawn, "duplicate", "duplicates") + figure(drawn, "leak", "leaks")
     lines += ["#### Leaks", ""] + listing(findings, "leak")
     lines += ["### Label noise", ""]
@@ -80,9 +96,12 @@ def problems_section(summary: dict, findings: list[Issue], drawn: dict[str, str]
     if noise is None:
         lines += ["Skipped (`trainer.eda.label_noise: false` or too few images).", ""]
     else:
-        lines += [f"_{explain['label_issue']}._ Model: {noise['model']}, {noise['folds']} folds over {noise['scored']} "
-                  f"train + validation images; out-of-fold accuracy **{noise['oof_accuracy']:.1%}**. A weak model flags "
-                  "hard but correct images too: treat these as candidates to review, not as errors.", ""]
+        lines += [
+            f"_{explain['label_issue']}._ Model: {noise['model']}, {noise['folds']} folds over {noise['scored']} "
+            f"train + validation images; out-of-fold accuracy **{noise['oof_accuracy']:.1%}**. A weak model flags "
+            "hard but correct images too: treat these as candidates to review, not as errors.",
+            "",
+        ]
         lines += [table(["class", "flagged"], [[c, n] for c, n in noise["flagged_per_class"].items()]), ""]
         lines += figure(drawn, "label_issue", "label issues") + listing(findings, "label_issue")
     return lines
@@ -96,13 +115,26 @@ def votes_section(agreement: dict, drawn: dict[str, str]) -> list[str]:
     rows = []
     for label, entry in agreement["per_class"].items():
         histogram, images = {int(k): n for k, n in entry["histogram"].items()}, entry["images"]
-        rows.append([label, images, entry["mean_agreeing"] if images else "-", share(histogram.get(10, 0), images),
-                     share(sum(n for k, n in histogram.items() if k >= 8), images),
-                     share(sum(n for k, n in histogram.items() if k <= 5), images)])
+        rows.append(
+            [
+                label,
+                images,
+                entry["mean_agreeing"] if images else "-",
+                share(histogram.get(10, 0), images),
+                share(sum(n for k, n in histogram.items() if k >= 8), images),
+                share(sum(n for k, n in histogram.items() if k <= 5), images),
+            ]
+        )
     annotators = ", ".join(f"{k} annotators for {n} image(s)" for k, n in agreement["annotators_per_image"].items())
-    lines = ["### Annotator agreement", "", f"_From `{agreement['file']}`: for each face, how many of its annotators "
-             f"voted for the class it is filed under ({annotators})._", "",
-             table(["class", "images", "mean agreeing", "10 agree", "8 or more", "5 or fewer"], rows), ""]
+    lines = [
+        "### Annotator agreement",
+        "",
+        f"_From `{agreement['file']}`: for each face, how many of its annotators "
+        f"voted for the class it is filed under ({annotators})._",
+        "",
+        table(["class", "images", "mean agreeing", "10 agree", "8 or more", "5 or fewer"], rows),
+        "",
+    ]
     if agreement["images_without_votes"]:
         lines += [f"{agreement['images_without_votes']} image(s) have no row in `{agreement['file']}`.", ""]
     return lines + figure(drawn, "votes", "vote agreement")
@@ -110,17 +142,23 @@ def votes_section(agreement: dict, drawn: dict[str, str]) -> list[str]:
 
 def label_agreement_section(labels: dict, drawn: dict[str, str]) -> list[str]:
     classes, columns, counts = labels["classes"], labels["columns"], labels["counts"]
-    rows = [[f"**{label}**", *(f"{n} ({share(n, sum(row))})" for n in row), sum(row)] for label, row in zip(classes, counts)]
+    rows = [
+        [f"**{label}**", *(f"{n} ({share(n, sum(row))})" for n in row), sum(row)] for label, row in zip(classes, counts)
+    ]
     agreement = f"{labels['agreement']:.1%}" if labels["agreement"] is not None else "-"
     return [
-        "### FER2013 labels against the FER+ majority", "",
+        "### FER2013 labels against the FER+ majority",
+        "",
         f"_From `{labels['file']}`: {labels['pairs']} of its {labels['pairs_in_file']} pairs are closer than "
         f"{labels['max_distance']:g} (`trainer.eda.match_max_distance`), the same face in both copies; "
         f"{labels['pairs_with_fer2013_label_outside']} of them have a FER2013 label outside the classes and are left out. "
         "Rows: FER2013's label (one annotator); columns: the FER+ majority (ten), `other` where it is none of the "
-        "classes (another emotion, a tie, not a face); counts and row shares._", "",
-        table(["FER2013 label", *(f"FER+ {c}" for c in columns), "faces"], rows), "",
-        f"FER2013's label is the FER+ majority for **{agreement}** of these faces.", "",
+        "classes (another emotion, a tie, not a face); counts and row shares._",
+        "",
+        table(["FER2013 label", *(f"FER+ {c}" for c in columns), "faces"], rows),
+        "",
+        f"FER2013's label is the FER+ majority for **{agreement}** of these faces.",
+        "",
         *figure(drawn, "label_agreement", "label agreement"),
     ]
 
@@ -128,16 +166,27 @@ def label_agreement_section(labels: dict, drawn: dict[str, str]) -> list[str]:
 def copies_section(copies: dict, data_dir: str, drawn: dict[str, str]) -> list[str]:
     lines = ["### Pixels of both copies", ""]
     if not copies["found"]:
-        return lines + [f"The paired copy `{copies['other_copy']}` is not there (`trainer.eda.paired_copy`): not compared.", ""]
+        return lines + [
+            f"The paired copy `{copies['other_copy']}` is not there (`trainer.eda.paired_copy`): not compared.",
+            "",
+        ]
     if "this_copy" not in copies:
         return lines + ["No matched face could be read in both copies.", ""]
     header = ["copy", "faces", "mean", "std", "mean per-image std", "pixels at 0 or 255"]
-    rows = [[name, s["images"], s["mean"], s["std"], s["mean_image_std"], f"{s['clipped_share']:.1%}"]
-            for name, s in ((f"`{data_dir}` (this)", copies["this_copy"]), (f"`{copies['other_copy']}`", copies["paired_copy"]))]
+    rows = [
+        [name, s["images"], s["mean"], s["std"], s["mean_image_std"], f"{s['clipped_share']:.1%}"]
+        for name, s in (
+            (f"`{data_dir}` (this)", copies["this_copy"]),
+            (f"`{copies['other_copy']}`", copies["paired_copy"]),
+        )
+    ]
     return lines + [
         f"_The same faces (a seeded sample of the matched pairs closer than {copies['max_distance']:g}; "
-        f"{copies['pairs_unreadable']} unreadable in a copy) in both copies: grey-level statistics over all their pixels._", "",
-        table(header, rows), "", *figure(drawn, "copies", "pixels of both copies"),
+        f"{copies['pairs_unreadable']} unreadable in a copy) in both copies: grey-level statistics over all their pixels._",
+        "",
+        table(header, rows),
+        "",
+        *figure(drawn, "copies", "pixels of both copies"),
     ]
 
 
@@ -161,7 +210,9 @@ def manifest_section(summary: dict, eda) -> list[str]:
         f"`manifest.csv` lists {m['rows']} files: **{m['kept']} kept, {m['excluded']} excluded**. Reasons that exclude: "
         f"{', '.join(eda.exclude)} (`trainer.eda.exclude`). Files are never moved or deleted; training reads this list.",
         "",
-        table(["reason", "files"], [[r, n] for r, n in m["excluded_by_reason"].items()]) if m["excluded_by_reason"] else "Nothing excluded.",
+        table(["reason", "files"], [[r, n] for r, n in m["excluded_by_reason"].items()])
+        if m["excluded_by_reason"]
+        else "Nothing excluded.",
         "",
         table(["split", "kept", "excluded"], [[s, v["kept"], v["excluded"]] for s, v in m["per_split"].items()]),
         "",
@@ -179,7 +230,11 @@ def write(out: Path, summary: dict, findings: list[Issue], drawn: dict[str, str]
     ]
     lines += counts_section(summary) + figure(drawn, "counts", "class counts")
     lines += ["## What the classes look like", ""]
-    lines += figure(drawn, "samples", "samples") + figure(drawn, "mean_faces", "mean faces") + figure(drawn, "histograms", "brightness and contrast")
+    lines += (
+        figure(drawn, "samples", "samples")
+        + figure(drawn, "mean_faces", "mean faces")
+        + figure(drawn, "histograms", "brightness and contrast")
+    )
     lines += annotations_section(summary, drawn)
     lines += problems_section(summary, [f for f in findings if f.reason not in LAYOUT_REASONS], drawn, eda)
     lines += manifest_section(summary, eda)
@@ -188,4 +243,6 @@ def write(out: Path, summary: dict, findings: list[Issue], drawn: dict[str, str]
     import markdown
 
     body = markdown.markdown(text, extensions=["tables"])
-    (out / "report.html").write_text(f"<!doctype html><meta charset='utf-8'><title>Dataset audit</title>\n{body}\n", encoding="utf-8")
+    (out / "report.html").write_text(
+        f"<!doctype html><meta charset='utf-8'><title>Dataset audit</title>\n{body}\n", encoding="utf-8"
+    )
