@@ -17,17 +17,20 @@ def tracked_files() -> list[str]:
     return [name for name in result.stdout.decode().split("\0") if name]
 
 
-def test_no_large_file_is_tracked_outside_the_run_folders():
-    """Model weights over 5 MB belong in a run folder under checkpoints/ (the shipped run's, while older ones
-    leave the tree), never beside the code, the reports or the shipped models."""
+def test_no_large_file_is_tracked_outside_the_shipped_run_folder():
+    """Model weights over 5 MB belong only in the shipped model's run folder (what its rebuild needs), never
+    beside the code, the reports or the shipped models, and no other run's folder is kept."""
+    run = json.loads((MODELS / "emotion_int8.json").read_text())["run"]
     large = [
         name
         for name in tracked_files()
-        if not name.startswith("checkpoints/")
+        if not name.startswith(f"checkpoints/{run}/")
         and (REPO / name).is_file()
         and (REPO / name).stat().st_size > MAX_TRACKED_BYTES
     ]
     assert large == []
+    other_runs = {name.split("/")[1] for name in tracked_files() if name.startswith("checkpoints/")} - {run}
+    assert other_runs == set()
 
 
 def test_the_shipped_models_run_folder_is_kept_and_portable():
