@@ -264,9 +264,8 @@ class AnnotateConfig(Strict):
 
     out_dir: Path = Path("annotated")
     # A face box under this height is drawn and recorded as "too small", never classified. Its crop (box plus
-    # crop_margin) reaches the 48 px model upscaled from under 36 px, and the model reads blur instead of
-    # expression: validation accuracy 0.778 at full size, 0.741 at 28 px, 0.712 at 24, 0.664 at 20
-    # (experiments/min_face_check.py). 28 px keeps within 4 points of full size.
+    # crop_margin) reaches the 48 px model upscaled from under 36 px, and accuracy falls as the box shrinks;
+    # experiments/min_face_check.py measures the fall for the shipped model (README, "edge annotate").
     min_face_px: int = Field(28, ge=1)
     codec: str = Field("mp4v", pattern=r"^[A-Za-z0-9 ]{4}$")  # a FourCC OpenCV can write here: mp4v, avc1 (H.264)
     fps: float = Field(30.0, gt=0, le=1000)  # frame rate of an image folder's video (a video file keeps its own)

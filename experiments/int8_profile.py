@@ -1,10 +1,10 @@
 """Where int8 wins and where it does not: the model cut after successive blocks, each prefix converted to
 float and int8 TFLite and its invoke timed by ``edge.tools.interpreter_options`` (LiteRT, XNNPACK, one
 thread, batch 2, as the flip-averaged graph ran until session 8; it now runs two batch-1 passes). The
-difference between consecutive rows is the cost of the blocks in between. Numbers behind docs/benchmark.md ("Why it does not
-go further on this CPU"):
+difference between consecutive rows is the cost of the blocks in between. The table in experiments/RESULTS.md
+("Speed of runs 3-18") is run 5's (checkpoints/a050_s48_bnrecal, restored from git); the shipped run's:
 
-    python experiments/int8_profile.py checkpoints/a050_s48_bnrecal
+    python experiments/int8_profile.py checkpoints/ferplus
 """
 
 import sys

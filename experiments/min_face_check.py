@@ -1,6 +1,7 @@
 """Below which face size does the classifier stop reading expressions? ``edge annotate`` marks smaller faces
 "too small" instead of guessing (``edge.annotate.min_face_px``). Every validation face (FER2013's 48 px crops,
-which hold the face with a small margin, as the daemon's crop does) is brought down to the crop a detector box
+which hold the face with a small margin, as the daemon's crop does; every file of DATA_DIR/validation, default
+ferplus-4class) is brought down to the crop a detector box
 of H px gives (H times 1 + 2 * crop_margin), then classified by the shipped int8 model through the daemon's own
 resize (``EmotionClassifier.classify`` upscales it back to 48 px), for each H:
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.media import IMAGE_SUFFIXES
 from common.scores import classification_scores
 from edge.classifier import EmotionClassifier
 from edge.config import BUNDLED_MODEL, EdgeConfig
@@ -25,7 +27,8 @@ def main(data_dir: Path) -> None:
     margin = EdgeConfig().crop_margin
     images, truth = [], []
     for label, name in enumerate(classifier.labels):
-        for path in sorted((data_dir / "validation" / name).glob("*.jpg")):
+        folder = data_dir / "validation" / name
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             images.append(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
             truth.append(label)
     print(f"{len(images)} validation faces; crop = box x {1 + 2 * margin:.2f}")
@@ -39,4 +42,4 @@ def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/fer2013-4class"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/ferplus-4class"))

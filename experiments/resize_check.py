@@ -1,6 +1,7 @@
 """Does the classifier's fast downscale (``edge.preprocess.shrink``) change predictions against OpenCV's area
 filter? 1,000 validation faces (250 per class) upscaled to a random 100-260 px, as a camera crop would be,
-then brought to the model's 48 px both ways (each timed) and classified by the shipped int8 model:
+given the contract's contrast normalisation (as the daemon does, before the resize), then brought to the model's
+48 px both ways (each timed) and classified by the shipped int8 model:
 
     python experiments/resize_check.py [DATA_DIR]
 """
@@ -13,20 +14,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.classifier import EmotionClassifier
+from common.media import IMAGE_SUFFIXES
+from edge.classifier import EmotionClassifier, read_preprocess
 from edge.config import BUNDLED_MODEL
-from edge.preprocess import shrink
+from edge.preprocess import normalize_contrast, shrink
 
 
 def main(data_dir: Path) -> None:
-    classifier = EmotionClassifier(BUNDLED_MODEL)
+    contrast = read_preprocess(BUNDLED_MODEL)
+    classifier = EmotionClassifier(BUNDLED_MODEL, preprocess="none")  # the crop is normalised here, before the resize
     rng = random.Random(0)
     agree = correct_area = correct_shrink = total = 0
     timings = []
     for label, name in enumerate(classifier.labels):
-        for path in sorted((data_dir / "validation" / name).glob("*.jpg"))[:250]:
+        folder = data_dir / "validation" / name
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:250]:
             side = rng.randint(100, 260)
-            crop = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_CUBIC)
+            face = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_CUBIC)
+            crop = normalize_contrast(face, contrast)
             started = time.perf_counter()
             area_pixels = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)
             middle = time.perf_counter()
@@ -44,4 +49,4 @@ def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/fer2013-4class"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/ferplus-4class"))

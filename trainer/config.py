@@ -138,7 +138,10 @@ class TrainConfig(PathFields):
 class QatConfig(Strict):
     epochs: int = Field(3, ge=0)
     learning_rate: float = Field(
-        1e-5, gt=0, description="peak; 1e-5 did best and 1e-4 worst on validation (experiments/RESULTS.md, run 18)"
+        1e-5,
+        gt=0,
+        description="peak of the QAT schedule; small, because QAT starts from float weights already at their "
+        "optimum and larger steps leave it (experiments/qat_sweep.py compares step sizes on validation)",
     )
 
 

@@ -34,6 +34,11 @@ def calibration(test_int8: dict) -> str:
     )
 
 
+def file_set(manifest: str | None) -> str:
+    """Which files of a split a figure is on, in a few words: the figures differ by file set."""
+    return f"the files `{Path(manifest).name}` keeps" if manifest else "every file"
+
+
 def files_used(manifest: str | None) -> str:
     if manifest:
         return f"files from the audit's cleaned manifest (`{Path(manifest).name}`: duplicates, blanks and cross-split copies removed: train copies of validation and test images, validation copies of test images)"
@@ -76,7 +81,8 @@ def benchmark_section(contract: dict) -> str:
         table = markdown_table(
             {"int8 TFLite (this file)": result["int8"], "float TFLite twin": result["float"]}, contract["labels"]
         )
-        sections.append(f"### Also measured: {name}/test ({result['int8']['n']} images)\n{table}\n\n{result['note']}\n")
+        heading = f"### Also measured: {name}/test ({result['int8']['n']} images, every file)"
+        sections.append(f"{heading}\n{table}\n\n{result['note']}\n")
     return "\n".join(sections)
 
 
@@ -85,7 +91,7 @@ def render(contract: dict, shown: Path, confusion_png: str) -> str:
     out_flag = "" if model_name == SHIPPED_NAME else f" --out {shown}"  # else it would replace the shipped model
     arch = contract["architecture"]
     test, validation = contract["metrics"]["test"], contract["metrics"]["validation"]
-    counts = contract["data"]["counts"]
+    counts, files = contract["data"]["counts"], file_set(contract["data"]["manifest"])
     data_rows = "\n".join(
         f"| {split} | " + " | ".join(str(n) for n in by_class.values()) + f" | {sum(by_class.values())} |"
         for split, by_class in counts.items()
@@ -108,11 +114,12 @@ Everything was chosen on validation; test is evaluated at each export, for this 
 |---|{"---|" * (len(contract["labels"]) + 1)}
 {data_rows}
 
-## Test metrics ({test["int8"]["n"]} images of {contract["data"]["data_dir"]}/test, PrivateTest)
+## Test metrics ({test["int8"]["n"]} images of {contract["data"]["data_dir"]}/test, PrivateTest, {files})
 {markdown_table({"int8 TFLite (this file)": test["int8"], "float TFLite twin": test["float"]}, contract["labels"])}
 
 {benchmark_section(contract)}
-Validation (used for every choice): int8 accuracy {validation["int8"]["accuracy"]:.4f}, macro-F1
+Validation (used for every choice; {validation["int8"]["n"]} images of {contract["data"]["data_dir"]}/validation,
+PublicTest, {files}): int8 accuracy {validation["int8"]["accuracy"]:.4f}, macro-F1
 {validation["int8"]["macro_f1"]:.4f}; float accuracy {validation["float"]["accuracy"]:.4f}.
 
 ![confusion matrix of the int8 model on test]({confusion_png})

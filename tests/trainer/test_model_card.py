@@ -44,3 +44,21 @@ def test_a_candidate_exported_beside_the_shipped_model_gets_its_own_card(tmp_pat
     assert "--out models/candidate_int8.tflite` rebuilds" in text  # not the shipped file's path
     shipped = write_model_card(contract, stage / "emotion_int8.tflite", stage / "emotion_int8_confusion.png")
     assert shipped.name == "MODEL_CARD.md" and "--out" not in shipped.read_text()
+
+
+def test_card_says_which_files_each_figure_is_on():
+    """Validation and test figures name their split, count and file set (every file, or a manifest's kept files)."""
+    import json
+    from pathlib import Path
+
+    from tests.support import MODELS
+    from trainer.model_card import render
+
+    contract = json.loads((MODELS / "emotion_int8.json").read_text())
+    shown = Path("edge/models/emotion_int8.tflite")
+    text = render(contract, shown, "confusion.png")
+    n_val, n_test = contract["metrics"]["validation"]["int8"]["n"], contract["metrics"]["test"]["int8"]["n"]
+    assert f"{n_test} images of ferplus-4class/test, PrivateTest, every file" in text
+    assert f"{n_val} images of ferplus-4class/validation,\nPublicTest, every file" in text
+    contract["data"]["manifest"] = "/data/audit/manifest.csv"
+    assert render(contract, shown, "confusion.png").count("the files `manifest.csv` keeps") == 2
