@@ -93,7 +93,7 @@ class EmotionClassifier:
     emotion model (its float twin, a peer) through the very same crop -> resize -> quantize -> invoke path.
 
     On the CPU LiteRT's default op resolver applies XNNPACK to both the int8 and the float graph; that is the
-    fastest configuration measured (docs/benchmark.md): the built-in kernels without it are ~4x slower for
+    fastest configuration measured (docs/benchmark.md): the built-in kernels without it are ~5x slower for
     int8, and a second thread costs more than it gains on a model this small.
     """
 

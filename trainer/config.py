@@ -200,7 +200,7 @@ class RobustnessConfig(PathFields):
 
 
 class TrainerConfig(PathFields):
-    data_dir: Path = Path("../shared/data/fer2013-4class")
+    data_dir: Path = Path("../shared/data/ferplus-4class")
     classes: list[str] = Field(default_factory=lambda: list(DEFAULT_CLASSES), min_length=2)
     manifest: Path | None = Field(None, description="cleaned manifest written by 'trainer eda'; None uses every file")
     eda: EdaConfig = Field(default_factory=EdaConfig)

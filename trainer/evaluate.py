@@ -133,10 +133,20 @@ def run_evaluation(settings: TrainerConfig, models: list[Path], split_name: str,
         plot_reliability({c.name: calibration_bins(split.labels, c.probs) for c in candidates}, out / "reliability.png")
     )
     (out / "metrics.json").write_text(
-        json.dumps({"split": split_name, "data_dir": str(settings.data_dir), "results": results}, indent=2)
+        json.dumps(
+            {
+                "split": split_name,
+                "data_dir": str(settings.data_dir),
+                "manifest": str(settings.manifest) if settings.manifest else None,
+                "results": results,
+            },
+            indent=2,
+        )
     )
     table = markdown_table(results, settings.classes)
-    report = [f"# Evaluation on `{split_name}` ({len(split.labels)} images of {settings.data_dir.name})", "", table, ""]
+    files = f"the files listed in {settings.manifest.name}" if settings.manifest else "every file"
+    title = f"# Evaluation on `{split_name}` ({len(split.labels)} images of {settings.data_dir.name}, {files})"
+    report = [title, "", table, ""]
     report += [f"![{figure.stem}]({figure.name})" for figure in figures]
     (out / "report.md").write_text("\n".join(report) + "\n")
     print(table)

@@ -55,7 +55,7 @@ def test_default_run_prints_tables_and_writes_every_figure(tmp_path):
     assert latency["measured"] == p50["int8", 1] and latency["met"] == (p50["int8", 1] <= 1.0)
     assert speedup["measured"] == pytest.approx(p50["float", 1] / p50["int8", 1], abs=0.01)
     assert speedup["met"] == (speedup["measured"] >= 1.5) and speedup["target"].startswith("int8 speed-up")
-    assert fps["measured"] == rows[1, 1]["fps"] and fps["met"] == (rows[1, 1]["fps"] >= 60)
+    assert fps["measured"] == rows[1, 1]["fps"] and fps["met"] == (rows[1, 1]["fps"] >= 100)
     assert "| target (one thread) |" in result.stdout
 
 

@@ -240,6 +240,7 @@ def test_evaluate_writes_report_with_figures(exported):
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["results"]) == 3
+    assert metrics["manifest"] is None and "every file)" in (out / "report.md").read_text().splitlines()[0]
     for figure in ("confusion_1.png", "reliability.png", "gradcam_2.png", "mistakes_1.png"):
         assert (out / figure).stat().st_size > 1000
 
