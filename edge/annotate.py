@@ -29,13 +29,14 @@ import cv2
 import numpy as np
 
 from common.errors import UserError
-from edge.config import CameraConfig, EdgeConfig, is_local_path
+from edge.config import CameraConfig, EdgeConfig
 from edge.daemon import stop_on_signals
 from edge.drawing import draw_marks, marks_for
 from edge.pipeline import CameraPipeline, FrameResult
 from edge.progress import Progress
 from edge.publishing import DiscardingPublisher
 from edge.records import RecordWriter
+from edge.source_uri import is_local_path
 from edge.sources import ImageFolderSource, Source, VideoFileSource
 from edge.timeline import Timeline, summary_markdown
 

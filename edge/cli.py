@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from common.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
 from common.errors import UserError, exit_on_user_error
 from edge import config as edge_config
-from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
+from edge.config import CameraConfig, EdgeConfig, resolve_peer
 from edge.detector import PLANS
+from edge.source_uri import is_image_source, resolved
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def local_source(source: str | None) -> str | None:
     """A video file or folder on the command line is relative to the working directory; devices and URLs stay."""
-    return str(absolute(source)) if source is not None and is_local_path(source) else source
+    return None if source is None else resolved(source, Path.resolve)
 
 
 def int_list(flag: str, text: str | None) -> list[int] | None:
@@ -156,8 +158,6 @@ def annotate_overrides(args: argparse.Namespace) -> dict:
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
-        from edge.sources import is_image_source
-
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
         uri = local_source(source)
         try:

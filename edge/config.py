@@ -16,12 +16,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from common.configfile import Strict, load_section, resolve_path
+from edge.source_uri import resolved
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
 BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
-
-STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
@@ -48,9 +47,7 @@ def is_ip_address(text: str) -> bool:
 
 def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
     """A relative video file or folder is relative to the config file's folder; devices and URLs stay."""
-    if value is None or not is_local_path(value):
-        return value
-    return str(resolve_path(Path(value), info))
+    return None if value is None else resolved(value, lambda path: resolve_path(path, info))
 
 
 class CameraConfig(Strict):
@@ -63,18 +60,6 @@ class CameraConfig(Strict):
     batch: bool = False  # an image folder or file judged photo by photo into records (edge.batch), not as video
 
     _resolve = field_validator("source")(resolve_source)
-
-
-def is_v4l2_device(source: str) -> bool:
-    """A camera index or a device path: ``/dev/video0``, or a stable name such as ``/dev/v4l/by-id/...``
-    (what a device with two USB cameras wants, since their ``videoN`` numbers can swap at boot)."""
-    return source.isdigit() or source.startswith(("/dev/video", "/dev/v4l/"))
-
-
-def is_local_path(source: str) -> bool:
-    """True for a video file or image folder; False for a V4L2 device, picamera2 or a URL."""
-    scheme = source.split("://", 1)[0].lower() if "://" in source else ""
-    return not (is_v4l2_device(source) or source == "picamera2" or scheme in STREAM_SCHEMES)
 
 
 class DetectorConfig(Strict):
