@@ -17,6 +17,8 @@ from edge.config import CameraConfig, EdgeConfig, resolve_peer
 from edge.detector import PLANS
 from edge.source_uri import is_image_source, resolved
 
+log = logging.getLogger(__name__)
+
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -174,6 +176,19 @@ def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None)
         raise UserError("edge.cameras: no camera configured (add one or pass --source)")
 
 
+def no_live_view(settings: EdgeConfig, camera: CameraConfig, flag: bool) -> None:
+    """A photo batch is judged file by file straight into records, with no stream for the live view to show:
+    ``--preview`` cannot do what it asks, so it is refused; ``edge.preview.enabled`` in the file is meant for
+    the daemon's cameras, so a batch run with that file only says it is set aside."""
+    if flag:
+        raise UserError(
+            f"--preview: {camera.source} is a photo batch (an image folder or file), which has no live view; "
+            "the live view is for cameras, streams and video files"
+        )
+    if settings.preview.enabled:
+        log.warning("edge.preview.enabled: no live view for the photo batch %s", camera.source)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     config_path = args.config if args.config is not None else default_config_path()
     if args.verb == "bench":
@@ -200,6 +215,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if batch:
         if len(settings.cameras) > 1:
             raise UserError(f"camera {batch[0].name}: a photo batch runs alone (pass --camera {batch[0].name})")
+        no_live_view(settings, batch[0], flag=bool(args.preview))
         from edge.batch import run_batch
 
         return run_batch(settings, batch[0])
