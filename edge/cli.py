@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("source", help="video file or folder of frames")
     annotate.add_argument("--out", help="output folder (edge.annotate.out_dir)")
     annotate.add_argument(
-        "--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)"
+        "--min-face-px", type=int, help="smaller faces are marked too small, not classified (edge.min_readable_px)"
     )
     annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
     annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
@@ -149,7 +149,7 @@ def annotate_overrides(args: argparse.Namespace) -> dict:
     """The ``edge annotate`` flags as ``edge`` keys."""
     return {
         "annotate.out_dir": absolute(args.out),
-        "annotate.min_face_px": args.min_face_px,
+        "min_readable_px": args.min_face_px,
         "annotate.codec": args.codec,
         "annotate.fps": args.fps,
         "detector.model": args.detector,
