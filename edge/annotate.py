@@ -2,8 +2,8 @@
 
 A video file or a folder of frames goes through ``CameraPipeline`` exactly as ``edge run`` would process it
 (same detector, crop, int8 model and tracker, so ids and smoothed emotions are the ones the daemon would
-publish), with one difference: a face whose box is under ``edge.annotate.min_face_px`` is drawn and
-recorded as too small, never classified (the model cannot read it; see ``AnnotateConfig``). Into
+publish). A face whose box is under ``edge.min_readable_px`` is, as in the daemon, never classified (the
+model cannot read it; see ``EdgeConfig``): here it is drawn and recorded as too small. Into
 ``edge.annotate.out_dir`` (``--out``) go:
 
 * ``annotated.mp4``: every frame with each face's box, id, smoothed emotion and confidence, same frame rate;
@@ -29,13 +29,14 @@ import cv2
 import numpy as np
 
 from common.errors import UserError
-from edge.config import CameraConfig, EdgeConfig, is_local_path
+from edge.config import CameraConfig, EdgeConfig
 from edge.daemon import stop_on_signals
 from edge.drawing import draw_marks, marks_for
 from edge.pipeline import CameraPipeline, FrameResult
 from edge.progress import Progress
 from edge.publishing import DiscardingPublisher
 from edge.records import RecordWriter
+from edge.source_uri import is_local_path
 from edge.sources import ImageFolderSource, Source, VideoFileSource
 from edge.timeline import Timeline, summary_markdown
 
@@ -168,12 +169,7 @@ def annotate(config: EdgeConfig, source: str) -> int:
     if not is_local_path(source):
         raise UserError(f"{source}: a live camera or stream never ends; annotate takes a video file or an image folder")
     out = make_out_dir(settings.out_dir)
-    pipeline = CameraPipeline(
-        config,
-        CameraConfig(name="annotate", source=source),
-        DiscardingPublisher(),
-        min_readable_px=settings.min_face_px,
-    )
+    pipeline = CameraPipeline(config, CameraConfig(name="annotate", source=source), DiscardingPublisher())
     fps = frame_rate(pipeline.source, settings.fps)
     recorder = Recorder(out, pipeline.classifier.labels, fps, settings.codec, frame_count(pipeline.source))
     pipeline.observers.append(recorder.add)
@@ -190,7 +186,7 @@ def annotate(config: EdgeConfig, source: str) -> int:
     if recorder.frames == 0:
         raise UserError(f"{source}: no frame could be read ({pipeline.source.skipped} unreadable)")
     try:
-        write_summary(out, source, recorder, pipeline, settings.min_face_px, elapsed)
+        write_summary(out, source, recorder, pipeline, config.min_readable_px, elapsed)
     except OSError as exc:
         raise UserError(f"{out}: cannot write the summary ({exc.strerror or exc})") from None
     log.info(

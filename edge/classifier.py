@@ -61,6 +61,14 @@ def read_labels(model: Path) -> list[str]:
     return labels
 
 
+def read_float_twin(model: Path) -> Path | None:
+    """The float model the contract names as ``float_twin`` (what the int8 model was quantized from, for
+    ``edge bench`` to compare); None when it names none, the file is missing, or ``model`` is that twin."""
+    name = read_contract(model).get("float_twin")
+    twin = Path(model).parent / name if isinstance(name, str) else None
+    return twin if twin is not None and twin.is_file() and twin.name != Path(model).name else None
+
+
 def read_preprocess(model: Path) -> str:
     """The contract's ``input.preprocess`` (edge.preprocess); a model without a contract, or a contract
     without the key (models exported before it was recorded), has its crop only resized (``none``)."""

@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from common.configfile import ConfigError, absolute, add_config_flag, default_config_path, describe
 from common.errors import UserError, exit_on_user_error
 from edge import config as edge_config
-from edge.config import CameraConfig, EdgeConfig, is_local_path, resolve_peer
+from edge.config import CameraConfig, EdgeConfig, resolve_peer
 from edge.detector import PLANS
+from edge.source_uri import is_image_source, resolved
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("source", help="video file or folder of frames")
     annotate.add_argument("--out", help="output folder (edge.annotate.out_dir)")
     annotate.add_argument(
-        "--min-face-px", type=int, help="smaller faces are marked too small (edge.annotate.min_face_px)"
+        "--min-face-px", type=int, help="smaller faces are marked too small, not classified (edge.min_readable_px)"
     )
     annotate.add_argument("--codec", help="FourCC of the annotated video: mp4v, avc1 (edge.annotate.codec)")
     annotate.add_argument("--fps", type=float, help="frame rate of an image folder (edge.annotate.fps)")
@@ -111,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def local_source(source: str | None) -> str | None:
     """A video file or folder on the command line is relative to the working directory; devices and URLs stay."""
-    return str(absolute(source)) if source is not None and is_local_path(source) else source
+    return None if source is None else resolved(source, Path.resolve)
 
 
 def int_list(flag: str, text: str | None) -> list[int] | None:
@@ -145,7 +149,7 @@ def annotate_overrides(args: argparse.Namespace) -> dict:
     """The ``edge annotate`` flags as ``edge`` keys."""
     return {
         "annotate.out_dir": absolute(args.out),
-        "annotate.min_face_px": args.min_face_px,
+        "min_readable_px": args.min_face_px,
         "annotate.codec": args.codec,
         "annotate.fps": args.fps,
         "detector.model": args.detector,
@@ -156,8 +160,6 @@ def annotate_overrides(args: argparse.Namespace) -> dict:
 def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None) -> None:
     """``--source`` replaces the configured cameras with one; ``--camera`` picks one or names the source."""
     if source is not None:
-        from edge.sources import is_image_source
-
         name = camera or (settings.cameras[0].name if settings.cameras else "camera")
         uri = local_source(source)
         try:
@@ -172,6 +174,19 @@ def select_cameras(settings: EdgeConfig, source: str | None, camera: str | None)
         settings.cameras = chosen
     if not settings.cameras:
         raise UserError("edge.cameras: no camera configured (add one or pass --source)")
+
+
+def no_live_view(settings: EdgeConfig, camera: CameraConfig, flag: bool) -> None:
+    """A photo batch is judged file by file straight into records, with no stream for the live view to show:
+    ``--preview`` cannot do what it asks, so it is refused; ``edge.preview.enabled`` in the file is meant for
+    the daemon's cameras, so a batch run with that file only says it is set aside."""
+    if flag:
+        raise UserError(
+            f"--preview: {camera.source} is a photo batch (an image folder or file), which has no live view; "
+            "the live view is for cameras, streams and video files"
+        )
+    if settings.preview.enabled:
+        log.warning("edge.preview.enabled: no live view for the photo batch %s", camera.source)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -200,6 +215,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if batch:
         if len(settings.cameras) > 1:
             raise UserError(f"camera {batch[0].name}: a photo batch runs alone (pass --camera {batch[0].name})")
+        no_live_view(settings, batch[0], flag=bool(args.preview))
         from edge.batch import run_batch
 
         return run_batch(settings, batch[0])

@@ -6,6 +6,7 @@ Defaults here are the measured, recommended ones, so an empty section runs the b
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -16,12 +17,13 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from common.configfile import Strict, load_section, resolve_path
+from edge.source_uri import resolved
+
+log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
 BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
-
-STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
@@ -48,9 +50,7 @@ def is_ip_address(text: str) -> bool:
 
 def resolve_source(value: str | None, info: ValidationInfo) -> str | None:
     """A relative video file or folder is relative to the config file's folder; devices and URLs stay."""
-    if value is None or not is_local_path(value):
-        return value
-    return str(resolve_path(Path(value), info))
+    return None if value is None else resolved(value, lambda path: resolve_path(path, info))
 
 
 class CameraConfig(Strict):
@@ -63,18 +63,6 @@ class CameraConfig(Strict):
     batch: bool = False  # an image folder or file judged photo by photo into records (edge.batch), not as video
 
     _resolve = field_validator("source")(resolve_source)
-
-
-def is_v4l2_device(source: str) -> bool:
-    """A camera index or a device path: ``/dev/video0``, or a stable name such as ``/dev/v4l/by-id/...``
-    (what a device with two USB cameras wants, since their ``videoN`` numbers can swap at boot)."""
-    return source.isdigit() or source.startswith(("/dev/video", "/dev/v4l/"))
-
-
-def is_local_path(source: str) -> bool:
-    """True for a video file or image folder; False for a V4L2 device, picamera2 or a URL."""
-    scheme = source.split("://", 1)[0].lower() if "://" in source else ""
-    return not (is_v4l2_device(source) or source == "picamera2" or scheme in STREAM_SCHEMES)
 
 
 class DetectorConfig(Strict):
@@ -260,13 +248,10 @@ class PreviewConfig(Strict):
 
 class AnnotateConfig(Strict):
     """``edge annotate``: a recording (video file or image folder) in, an annotated video, a per-face CSV, a
-    timeline and a summary out. Each key is also the flag of the same name."""
+    timeline and a summary out. Each key is also the flag of the same name; ``--min-face-px`` sets
+    ``edge.min_readable_px``, which the daemon follows too."""
 
     out_dir: Path = Path("annotated")
-    # A face box under this height is drawn and recorded as "too small", never classified. Its crop (box plus
-    # crop_margin) reaches the 48 px model upscaled from under 36 px, and accuracy falls as the box shrinks;
-    # experiments/min_face_check.py measures the fall for the shipped model (README, "edge annotate").
-    min_face_px: int = Field(28, ge=1)
     codec: str = Field("mp4v", pattern=r"^[A-Za-z0-9 ]{4}$")  # a FourCC OpenCV can write here: mp4v, avc1 (H.264)
     fps: float = Field(30.0, gt=0, le=1000)  # frame rate of an image folder's video (a video file keeps its own)
 
@@ -322,6 +307,10 @@ class EdgeConfig(Strict):
     edgetpu_fallback_to_cpu: bool = False
     model: Path = BUNDLED_MODEL
     crop_margin: float = Field(0.15, ge=0, le=1)  # the face box grows by this fraction of its size per side
+    # A face box under this height is never classified: no events (edge run), drawn and recorded as "too small"
+    # (edge annotate). Its crop (box plus crop_margin) reaches the 48 px model upscaled from under 36 px, and the
+    # model reads blur instead of expression (experiments/min_face_check.py measures the accuracy per height).
+    min_readable_px: int = Field(28, ge=1)
     threads: int = Field(1, ge=1, le=64)
     cameras: list[CameraConfig] = Field(
         default_factory=lambda: [CameraConfig(name="sample", source=str(BUNDLED_SAMPLE))]
@@ -337,6 +326,19 @@ class EdgeConfig(Strict):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_min_face_px(cls, data: object) -> object:
+        """``edge.annotate.min_face_px`` became ``edge.min_readable_px`` when the daemon began to follow it too. A
+        device's config.yaml is kept across installs (deploy/install.sh), so the old key is taken, with a
+        warning, rather than stopping the daemon at its next start; the new key, when given, wins."""
+        annotate = data.get("annotate") if isinstance(data, dict) else None
+        if not isinstance(annotate, dict) or "min_face_px" not in annotate:
+            return data
+        log.warning("edge.annotate.min_face_px is now edge.min_readable_px (edge run follows it too): move it there")
+        rest = {key: value for key, value in annotate.items() if key != "min_face_px"}
+        return {"min_readable_px": annotate["min_face_px"], **data, "annotate": rest}
 
     @field_validator("model")
     @classmethod

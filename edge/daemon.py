@@ -28,6 +28,7 @@ from edge.metrics import Metrics
 from edge.pipeline import CameraPipeline
 from edge.preview import live_view
 from edge.publisher import MqttPublisher, StdoutPublisher
+from edge.publishing import DaemonPublisher
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class Watchdog:
 
 def run(config: EdgeConfig) -> int:
     metrics = Metrics()
-    publisher = StdoutPublisher() if config.output == "stdout" else MqttPublisher(config, metrics)
+    publisher: DaemonPublisher = StdoutPublisher() if config.output == "stdout" else MqttPublisher(config, metrics)
     pipelines = [CameraPipeline(config, camera, publisher, metrics) for camera in config.cameras]
     stop = threading.Event()
     watchdog = Watchdog(pipelines)
@@ -102,7 +103,9 @@ def run(config: EdgeConfig) -> int:
     return exit_status(pipelines, publisher, delivered, asked_to_stop)
 
 
-def exit_status(pipelines, publisher, delivered: bool, asked_to_stop: bool) -> int:
+def exit_status(
+    pipelines: list[CameraPipeline], publisher: DaemonPublisher, delivered: bool, asked_to_stop: bool
+) -> int:
     """0 for a stop that was asked for, or a run whose every message was delivered; 1 after a failure, or
     when a run that ended by itself had messages refused by the broker (not delivered, though answered)."""
     failed = failures(pipelines, publisher)
@@ -118,14 +121,19 @@ def exit_status(pipelines, publisher, delivered: bool, asked_to_stop: bool) -> i
     return 0 if delivered else 1
 
 
-def failures(pipelines, publisher) -> list[str]:
+def failures(pipelines: list[CameraPipeline], publisher: DaemonPublisher) -> list[str]:
     """What stopped a camera thread or the publisher early, as "where: why"."""
     failed = [f"{p.camera.name}: {p.error}" for p in pipelines if p.error]
     return failed + ([f"mqtt: {publisher.error}"] if publisher.error else [])
 
 
 def supervise(
-    threads, pipelines, publisher, stop: threading.Event, stats_interval_s: float, watchdog: Watchdog
+    threads: list[threading.Thread],
+    pipelines: list[CameraPipeline],
+    publisher: DaemonPublisher,
+    stop: threading.Event,
+    stats_interval_s: float,
+    watchdog: Watchdog,
 ) -> None:
     """Until stopped, every source has ended or the publisher has failed: publish each camera's stats every
     ``stats_interval_s``. (A camera that fails sets ``stop`` itself.)"""
@@ -141,7 +149,7 @@ def supervise(
             next_stats += stats_interval_s
 
 
-def publish_stats(pipelines, publisher, final: bool = False) -> None:
+def publish_stats(pipelines: list[CameraPipeline], publisher: DaemonPublisher, final: bool = False) -> None:
     """Each camera's stats to the broker (``final``: the whole run's figures, not the last interval's), and a
     one-line summary to ``systemctl status``."""
     summary = []
@@ -153,7 +161,9 @@ def publish_stats(pipelines, publisher, final: bool = False) -> None:
     systemd.status("; ".join(summary) + f"; {publisher.unacked} message(s) waiting for the broker{broker}")
 
 
-def wait_for_acks(publisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog) -> bool:
+def wait_for_acks(
+    publisher: DaemonPublisher, stop: threading.Event, timeout_s: float | None, watchdog: Watchdog
+) -> bool:
     """A finite run ends once the broker holds every event. A signal ends the wait early (True: a stop
     that was asked for); ``timeout_s`` bounds it, and a failed publisher ends it (False). Either way the rest
     stays in the outbox. It waits in ``POLL_S`` steps so the watchdog keeps its pace, and says it is waiting

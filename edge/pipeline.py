@@ -85,7 +85,7 @@ class FrameResult:
     frame: Frame
     tracks: list[Track]
     probabilities: np.ndarray
-    too_small: list[tuple[float, float, float, float]]  # boxes under ``min_readable_px``: not classified
+    too_small: list[tuple[float, float, float, float]]  # boxes under ``edge.min_readable_px``: not classified
     events: list[dict]  # the events this frame published
     timings: dict  # seconds per stage (STAGES) of this frame
 
@@ -135,10 +135,9 @@ class CameraPipeline:
         camera: CameraConfig,
         publisher: EventPublisher,
         metrics: Metrics | None = None,
-        min_readable_px: int = 0,
     ):
-        """``min_readable_px``: faces whose box is shorter are not classified, only reported to observers as
-        too small (``edge annotate``); the daemon passes 0 and classifies every face the detector keeps."""
+        """Faces whose box is shorter than ``edge.min_readable_px`` are not classified, tracked or published,
+        only reported to observers as too small (``edge annotate`` and the live view draw them)."""
         self.config = config
         self.camera = camera
         self.publisher = publisher
@@ -156,7 +155,6 @@ class CameraPipeline:
         self._reported_drops = 0  # source drops already counted in the metrics
         self._busy_since: float | None = None  # when the frame in hand started processing
         self.error: str | None = None  # why this camera stopped early, if it did
-        self.min_readable_px = min_readable_px
         self.observers: list[Callable[[FrameResult], None]] = []  # called in this camera's thread, every frame
         self.last_stats: dict | None = None  # the latest stats payload, for the live view
 
@@ -218,7 +216,7 @@ class CameraPipeline:
         timings["detect"] = _lap(started)
 
         started = time.perf_counter()
-        readable, too_small = split_readable(detections, self.min_readable_px)
+        readable, too_small = split_readable(detections, self.config.min_readable_px)
         faces = face_crops(frame.image, readable, self.config.crop_margin)
         probabilities = self.classifier.classify([crop for _, crop in faces])
         timings["classify"] = _lap(started)

@@ -59,6 +59,7 @@ from edge.homeassistant import (
 from edge.metrics import Metrics
 from edge.mqtt_client import RECONNECT_MAX_S, RECONNECT_MIN_S, SESSION_TAKEN_OVER, build_client, client_id, retry_delay
 from edge.outbox import Message, Outbox, OutboxError, stored_count
+from edge.publishing import DaemonPublisher
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ SHORT_SESSION_S = 10  # a session the broker closes sooner than this, with the b
 TAKEOVER_SESSIONS = 5
 
 
-class StdoutPublisher:
+class StdoutPublisher(DaemonPublisher):
     """Events as JSON lines on stdout, the demo path with no broker; stats go to the debug log."""
 
     def __init__(self):
@@ -103,7 +104,7 @@ class StdoutPublisher:
         sys.stdout.flush()
 
 
-class MqttPublisher:
+class MqttPublisher(DaemonPublisher):
     def __init__(self, config: EdgeConfig, metrics: Metrics | None = None):
         self.config = config
         self.qos = config.mqtt.qos

@@ -24,14 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
 
 from common.errors import UserError, one_line
 from common.media import IMAGE_SUFFIXES
-from edge.config import STREAM_SCHEMES, is_local_path, is_v4l2_device
+from edge.source_uri import SourceKind, redacted, source_kind
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +61,6 @@ class Capture(Protocol):
     def read(self) -> tuple[bool, np.ndarray | None]: ...
 
     def release(self) -> None: ...
-
-
-def redacted(uri: str) -> str:
-    """The URI as logs and errors show it: a camera's password (``rtsp://admin:secret@cam/...``) hidden."""
-    if "://" not in uri or "@" not in uri:
-        return uri
-    try:
-        parts = urlsplit(uri)
-    except ValueError:  # a malformed URL: hide everything between the scheme and the host
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
 
 
 class Source:
@@ -152,12 +136,6 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise UnreadableImage(f"{path}: not an image OpenCV can decode (empty, broken or another format)")
     return image
-
-
-def is_image_source(uri: str) -> bool:
-    """An image folder or a single image file: a batch of independent photos, not a video."""
-    path = Path(uri)
-    return is_local_path(uri) and (path.is_dir() or (path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES))
 
 
 class VideoFileSource(Source):
@@ -384,17 +362,17 @@ class PiCamera:
 def open_source(uri: str) -> Source:
     """The source for a camera's URI (relative paths were already resolved by the config)."""
     quiet_opencv()
-    if uri == "picamera2":
+    kind = source_kind(uri)
+    if kind is SourceKind.PICAMERA:
         return LiveSource(uri, functools.partial(PiCamera, import_picamera2()))
-    if is_v4l2_device(uri):
+    if kind is SourceKind.DEVICE:
         return LiveSource(uri, open_opencv(int(uri) if uri.isdigit() else uri, cv2.CAP_V4L2))
-    if uri.split("://", 1)[0].lower() in STREAM_SCHEMES:
+    if kind is SourceKind.STREAM:
         return LiveSource(uri, open_opencv(uri, cv2.CAP_FFMPEG))
-    path = Path(uri)
-    if path.is_dir():
-        return ImageFolderSource.from_folder(uri, path)
-    if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFolderSource(uri, [path])
-    if path.is_file():
-        return VideoFileSource(uri, path)
+    if kind is SourceKind.IMAGE_FOLDER:
+        return ImageFolderSource.from_folder(uri, Path(uri))
+    if kind is SourceKind.IMAGE_FILE:
+        return ImageFolderSource(uri, [Path(uri)])
+    if kind is SourceKind.VIDEO_FILE:
+        return VideoFileSource(uri, Path(uri))
     raise UserError(f"{uri}: no such camera, stream, video file or image folder")

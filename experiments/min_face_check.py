@@ -1,9 +1,9 @@
-"""Below which face size does the classifier stop reading expressions? ``edge annotate`` marks smaller faces
-"too small" instead of guessing (``edge.annotate.min_face_px``). Every validation face (FER2013's 48 px crops,
-which hold the face with a small margin, as the daemon's crop does; every file of DATA_DIR/validation, default
-ferplus-4class) is brought down to the crop a detector box
-of H px gives (H times 1 + 2 * crop_margin), then classified by the shipped int8 model through the daemon's own
-resize (``EmotionClassifier.classify`` upscales it back to 48 px), for each H:
+"""Below which face size does the classifier stop reading expressions? Smaller faces are not classified:
+``edge run`` publishes nothing for them and ``edge annotate`` marks them "too small" (``edge.min_readable_px``).
+Every validation face (FER2013's 48 px crops, which hold the face with a small margin, as the daemon's crop
+does; every file of DATA_DIR/validation, default ferplus-4class) is brought down to the crop a detector box of
+H px gives (H times 1 + 2 * crop_margin), then classified by the shipped int8 model through the daemon's own
+preprocessing and resize (``EmotionClassifier.classify`` upscales it back to 48 px), for each H:
 
     python experiments/min_face_check.py [DATA_DIR]
 """

@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.classifier import read_labels  # noqa: E402
 from edge.preprocess import PREPROCESSES  # noqa: E402
 from trainer.config import load  # noqa: E402
-from trainer.metrics import summarize  # noqa: E402
+from trainer.metrics import output_columns, summarize  # noqa: E402
 from trainer.pipeline import load_split  # noqa: E402
 from trainer.tflite import predict_tflite  # noqa: E402
 
@@ -35,7 +35,8 @@ def main() -> None:
         labels = read_labels(model)
         for method in PREPROCESSES:
             probs = predict_tflite(model, split.images[..., 0], labels, preprocess=method)
-            scores = summarize(split.labels, probs[:, [labels.index(c) for c in settings.classes]], settings.classes)
+            columns = output_columns(labels, settings.classes, str(model))
+            scores = summarize(split.labels, probs[:, columns], settings.classes)
             print(f"| {model} | {method} | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} |", flush=True)
 
 

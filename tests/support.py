@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -78,9 +77,9 @@ class Opened:
 
 
 def build_stand_in_model(path: Path) -> Path:
-    import trainer  # noqa: F401  (selects Keras 2 before TensorFlow loads)
+    from trainer.tf_runtime import load_tensorflow
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    load_tensorflow()  # Keras 2 selected, start-up noise left out
     import numpy as np
     import tensorflow as tf
     import tf_keras as keras

@@ -154,6 +154,19 @@ def test_a_camera_index_may_be_a_yaml_number(tmp_path):
         edge_config.load(write(tmp_path, "edge:\n  cameras:\n    - {name: desk, source: true}\n"))
 
 
+def test_the_old_annotate_min_face_px_is_taken_with_a_warning(tmp_path, caplog):
+    """A device keeps its config.yaml across installs: the key edge run now follows too (edge.min_readable_px)
+    is read from its old place (edge.annotate.min_face_px) rather than stopping the daemon; the new key wins."""
+    old = write(tmp_path, "edge:\n  annotate:\n    min_face_px: 40\n    fps: 25\n")
+    settings = edge_config.load(old)
+    assert (settings.min_readable_px, settings.annotate.fps) == (40, 25)
+    assert "edge.annotate.min_face_px is now edge.min_readable_px" in caplog.text
+    assert edge_config.load(old, {"min_readable_px": 60}).min_readable_px == 60  # edge annotate --min-face-px
+    assert edge_config.load(None).min_readable_px == 28
+    with pytest.raises(ConfigError, match=r"edge.min_readable_px: Input should be greater than or equal to 1"):
+        edge_config.load(write(tmp_path, "edge:\n  min_readable_px: 0\n"))
+
+
 @pytest.mark.parametrize("program", ["trainer", "edge"])
 def test_config_flag_before_or_after_the_verb(tmp_path, capsys, program):
     """``trainer --config F train`` and ``trainer train --config F`` alike (and so for ``edge``): either way

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from edge.classifier import EmotionClassifier, read_preprocess
+from edge.classifier import EmotionClassifier, read_float_twin, read_preprocess
 from edge.preprocess import PREPROCESSES, model_input, normalize_contrast
 from tests.support import MODELS
 from trainer.augment import camera_batch
@@ -86,3 +86,12 @@ def test_the_float_twin_follows_its_int8_contract(tmp_path):
         twin.preprocess == "equalize_hist"
         and twin.labels == json.loads(model.with_suffix(".json").read_text())["labels"]
     )
+
+
+def test_the_contract_names_the_float_twin_edge_bench_compares(tmp_path):
+    """One reader of ``float_twin`` (edge.classifier), which ``edge bench`` uses for its "float" row."""
+    model = contract_copy(tmp_path, "none")
+    assert read_float_twin(model) is None  # named, but not there
+    shutil.copy(MODELS / "emotion_float.tflite", model.parent / "emotion_float.tflite")
+    assert read_float_twin(model) == model.parent / "emotion_float.tflite"
+    assert read_float_twin(model.parent / "emotion_float.tflite") is None  # the twin has no twin of its own

@@ -1,10 +1,10 @@
 """Trainer: dataset audit, MobileNetV2 training, quantization-aware fine-tuning, int8 export, evaluation.
 
-Importing any part of it selects Keras 2 (tf-keras) for TensorFlow, which quantization-aware training
-(tensorflow-model-optimization) requires; it must happen before TensorFlow is first imported, so it lives here,
-the one module every trainer import passes through.
+Importing any part of it sets TensorFlow's environment (``trainer.tf_runtime``: Keras 2, tf-keras, which
+quantization-aware training requires, and quieter logging); it must happen before TensorFlow is first imported,
+so it happens here, the one module every trainer import passes through. TensorFlow itself is not imported.
 """
 
-import os
+from trainer.tf_runtime import set_environment
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+set_environment()

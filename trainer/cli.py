@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -11,9 +10,7 @@ from common.configfile import absolute, add_config_flag, default_config_path
 from common.errors import exit_on_user_error
 from edge.config import resolve_peer
 from trainer import config as trainer_config
-
-# tensorflow-model-optimization only supports Keras 2; make every TensorFlow import below use tf-keras.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from trainer.tf_runtime import load_tensorflow
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,6 +134,7 @@ def dispatch(args: argparse.Namespace) -> int:
         from trainer.eda import run_audit
 
         return run_audit(settings)
+    load_tensorflow()  # every other verb runs TensorFlow: imported once here, its start-up noise left out
     if args.verb == "train":
         from trainer.train import run_training
 

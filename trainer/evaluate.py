@@ -17,7 +17,7 @@ from common.errors import UserError
 from edge.classifier import contract_file, read_labels
 from trainer.config import TrainerConfig
 from trainer.figures import plot_confusion, plot_image_grid, plot_reliability
-from trainer.metrics import calibration_bins, summarize
+from trainer.metrics import calibration_bins, output_columns, summarize
 from trainer.pipeline import Split, load_split, preprocessed
 from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
 from trainer.saliency import grad_cam, overlay
@@ -55,7 +55,7 @@ def tflite_candidate(path: Path, name: str, split: Split, classes: list[str]) ->
     if sorted(labels) != sorted(classes):
         raise UserError(f"{path}: its labels {labels} are not trainer.classes {classes}")
     probs = predict_tflite(path, split.images[..., 0], labels)
-    return Candidate(f"{name} (TFLite)", probs[:, [labels.index(c) for c in classes]])
+    return Candidate(f"{name} (TFLite)", probs[:, output_columns(labels, classes, str(path))])
 
 
 def candidates_for(path: Path, name: str, split: Split, settings: TrainerConfig) -> list[Candidate]:

@@ -30,10 +30,12 @@ from edge.classifier import EmotionClassifier
 from trainer.config import TrainerConfig
 from trainer.corruptions import BENCHMARK, Corruption
 from trainer.dataset import split_files
+from trainer.metrics import output_columns
 from trainer.pipeline import read_gray
 
 FACE_SIZE = 48  # the benchmark's severities are set for FER's 48x48 faces; a face of another size is resized first
 MODEL_ARGUMENT = "model"  # how errors name a model spec (the MODEL arguments, or trainer.robustness.models)
+LABELS_CURE = "give labels=... in output order"  # a peer spec names a foreign model's outputs
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,6 @@ def corrupt(image: np.ndarray, condition: Condition) -> np.ndarray:
     return condition.apply(image, condition.level, np.random.default_rng(face_seed(image, condition)))
 
 
-def class_columns(spec: ModelSpec, classifier: EmotionClassifier, classes: list[str]) -> list[int]:
-    """The model's output index of each of ``classes`` (names matched case-insensitively); a model lacking
-    one cannot be scored on this data."""
-    outputs = {label.lower(): index for index, label in enumerate(classifier.labels)}
-    missing = [name for name in classes if name.lower() not in outputs]
-    if missing:
-        raise UserError(
-            f"{MODEL_ARGUMENT} {spec.path}: no output for class {', '.join(missing)} "
-            f"(its labels: {', '.join(classifier.labels)}; give labels=... in output order)"
-        )
-    return [outputs[name.lower()] for name in classes]
-
-
 def load_models(texts: list[str]) -> list[tuple[ModelSpec, EmotionClassifier]]:
     """Each spec parsed and loaded once (so a bad one fails before hours of scoring), names unique."""
     specs = [parse_peer(text, MODEL_ARGUMENT) for text in texts]
@@ -113,7 +102,10 @@ def score_models(models, faces: list[np.ndarray], truth: np.ndarray, classes: li
     """Accuracy and macro-F1 of every model under every condition: ``{model: {condition key: scores}}``.
     Each condition's faces are corrupted once and shown to every model."""
     conditions = benchmark_conditions()
-    columns = {spec.name: class_columns(spec, classifier, classes) for spec, classifier in models}
+    columns = {
+        spec.name: output_columns(classifier.labels, classes, f"{MODEL_ARGUMENT} {spec.path}", LABELS_CURE)
+        for spec, classifier in models
+    }
     scores: dict[str, dict] = {spec.name: {} for spec, _ in models}
     with tqdm(
         total=len(conditions) * len(faces) * len(models), desc="robustness", unit="face", disable=None, mininterval=1.0

@@ -16,7 +16,6 @@ normalisation of the crop (``edge.preprocess``: ``none``, ``equalize_hist``, ``c
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 
 from common.errors import UserError
 from edge.bench.speed import percentiles_ms
-from edge.classifier import EmotionClassifier, contract_file, read_labels
+from edge.classifier import EmotionClassifier, contract_file, read_float_twin, read_labels
 from edge.config import EdgeConfig
 from edge.preprocess import PREPROCESSES
 
@@ -78,9 +77,9 @@ def shipped_specs(config: EdgeConfig) -> list[ModelSpec]:
     specs = [
         ModelSpec(name, model, labels, accelerator=config.accelerator, fallback_to_cpu=config.edgetpu_fallback_to_cpu)
     ]
-    twin = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("float_twin")
-    if twin and (model.parent / twin).is_file():
-        specs.append(ModelSpec("float", model.parent / twin, labels))
+    twin = read_float_twin(model)
+    if twin is not None:
+        specs.append(ModelSpec("float", twin, labels))
     return specs
 
 

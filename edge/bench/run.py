@@ -10,8 +10,8 @@ from common.errors import UserError
 from edge.bench import accuracy, report, stream
 from edge.bench.models import ModelSpec, compare_speed, parse_peer, shipped_specs
 from edge.bench.speed import measure_pipeline
-from edge.config import EdgeConfig, is_local_path
-from edge.sources import redacted
+from edge.config import EdgeConfig
+from edge.source_uri import is_local_path, redacted
 
 
 def positive_ints(flag: str, text: str) -> list[int]:

@@ -129,6 +129,24 @@ def test_a_video_source_keeps_its_tracked_events(tmp_path, shipped_model, video)
     )
 
 
+def test_the_live_view_is_refused_for_photos_not_ignored(tmp_path, shipped_model):
+    """A batch has no stream to show: ``--preview`` is an error naming the source, and the file's
+    ``edge.preview.enabled`` (meant for the daemon's cameras) is set aside with a warning."""
+    photo = tmp_path / "face.jpg"
+    shutil.copy(SAMPLES / "astronaut_2.jpg", photo)
+    refused = run_photos(tmp_path, shipped_model, "--source", str(photo), "--preview")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"edge: error: --preview: {photo} is a photo batch (an image folder or file), which has no live view; "
+        "the live view is for cameras, streams and video files"
+    )
+    config = edge_config(tmp_path, shipped_model, str(SAMPLES), extra="  preview:\n    enabled: true\n")
+    result = run_edge("run", "--config", str(config), "--source", str(photo), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"edge.preview.enabled: no live view for the photo batch {photo}" in result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["file"] == "face.jpg"
+
+
 class Terminal(io.StringIO):
     def isatty(self):
         return True

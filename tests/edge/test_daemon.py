@@ -211,3 +211,37 @@ def test_a_bad_camera_name_on_the_command_line_is_one_line(tmp_path, emotion_mod
     result = run_edge("run", "--config", str(config), "--stdout", "--source", str(SAMPLES), "--camera", "front door")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "camera.name" in result.stderr and "'front door'" in result.stderr
+
+
+def test_a_face_too_small_to_read_is_neither_classified_nor_published(emotion_model):
+    """One rule for ``edge run`` and ``edge annotate`` (edge.min_readable_px, 28 px): a 20 px box is reported
+    to observers as too small (what annotate and the live view draw), never classified, tracked or published."""
+    import numpy as np
+
+    from edge.config import CameraConfig, EdgeConfig
+    from edge.detector import Detection
+    from edge.pipeline import CameraPipeline
+    from edge.publishing import DiscardingPublisher
+    from edge.sources import Frame
+
+    class Recording(DiscardingPublisher):
+        def __init__(self):
+            self.events: list[dict] = []
+
+        def event(self, camera: str, event: dict) -> None:
+            self.events.append(event)
+
+    config = EdgeConfig(model=emotion_model)
+    assert config.min_readable_px == 28
+    pipeline = CameraPipeline(config, CameraConfig(name="cam", source=str(SAMPLES)), Recording())
+    tiny, readable = Detection((10.0, 10.0, 20.0, 20.0), 0.9), Detection((200.0, 100.0, 120.0, 120.0), 0.9)
+    pipeline.detector.detect = lambda image, stream: [tiny, readable]
+    classified, results = [], []
+    classify = pipeline.classifier.classify
+    pipeline.classifier.classify = lambda crops: classified.append(len(crops)) or classify(crops)
+    pipeline.observers.append(results.append)
+    pipeline.process(Frame(0, np.full((480, 640, 3), 128, np.uint8), 0.0))
+    assert classified == [1]
+    assert [event["bbox"] for event in pipeline.publisher.events] == [[200, 100, 120, 120]]
+    assert results[0].too_small == [tiny.box] and len(results[0].tracks) == 1
+    assert pipeline.stats.faces == 1

@@ -5,11 +5,13 @@ import shutil
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from common.errors import UserError
-from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source, redacted
+from edge.source_uri import SourceKind, is_local_path, redacted, resolved, source_kind
+from edge.sources import ImageFolderSource, LiveSource, VideoFileSource, open_source
 from tests.support import SAMPLES
 
 
@@ -147,6 +149,34 @@ def test_stable_device_paths_are_cameras_not_missing_files():
     """/dev/v4l/by-id/... names one USB camera whatever videoN it gets at boot."""
     assert isinstance(open_source("/dev/v4l/by-id/usb-Logitech_C920-video-index0"), LiveSource)
     assert isinstance(open_source("/dev/video2"), LiveSource)
+
+
+@pytest.mark.parametrize(
+    ("uri", "kind"),
+    [
+        ("0", SourceKind.DEVICE),
+        ("/dev/video2", SourceKind.DEVICE),
+        ("/dev/v4l/by-id/usb-cam-video-index0", SourceKind.DEVICE),
+        ("picamera2", SourceKind.PICAMERA),
+        ("rtsp://cam/1", SourceKind.STREAM),
+        ("HTTPS://cam/mjpeg", SourceKind.STREAM),
+        ("/dev/shm/clip.mp4", SourceKind.MISSING),  # a file under /dev is a file, not a camera
+        ("ftp://host/clip.mp4", SourceKind.MISSING),  # not a scheme FFmpeg streams: a (missing) file name
+    ],
+)
+def test_one_rule_says_what_a_source_names_for_config_and_opening(uri, kind):
+    assert source_kind(uri) is kind
+    assert is_local_path(uri) is (kind is SourceKind.MISSING)
+    moved = resolved(uri, lambda path: Path("/base") / path.name)
+    assert moved == (uri if kind is not SourceKind.MISSING else "/base/clip.mp4")
+
+
+def test_a_local_source_is_judged_by_what_is_on_disk(tmp_path, video):
+    shutil.copy(SAMPLES / "astronaut_1.jpg", tmp_path / "face.JPG")
+    assert source_kind(str(tmp_path)) is SourceKind.IMAGE_FOLDER
+    assert source_kind(str(tmp_path / "face.JPG")) is SourceKind.IMAGE_FILE
+    assert source_kind(str(video)) is SourceKind.VIDEO_FILE
+    assert source_kind(str(tmp_path / "gone.mp4")) is SourceKind.MISSING
 
 
 def test_a_pi_camera_that_fails_to_start_is_released_for_the_next_attempt():

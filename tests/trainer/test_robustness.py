@@ -11,11 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from edge.classifier import read_preprocess
 from tests.support import REPO, copy_shipped_model
 from tests.synthetic import draw_face, make_dataset
 from trainer.cli import main
 from trainer.corruptions import BENCHMARK
+from trainer.metrics import output_columns
 from trainer.robustness import CLEAN, benchmark_conditions, corrupt
 
 CONDITIONS = benchmark_conditions()
@@ -180,3 +182,13 @@ def test_bad_model_spec_is_one_line_naming_it(spec, expected, tmp_path, capsys):
     assert code == 2 and "Traceback" not in "\n".join(err)
     assert err[-1].startswith("trainer: error:") and expected.format(**values) in err[-1]
     assert "--peer" not in err[-1]
+
+
+def test_a_models_outputs_are_put_in_the_datasets_class_order():
+    """One rule (trainer.metrics.output_columns) for robustness, evaluate and experiments/preprocess_check.py."""
+    classes = ["angry", "happy", "neutral", "sad"]
+    assert output_columns(["Sad", "happy", "fear", "angry", "NEUTRAL"], classes, "m.tflite") == [3, 1, 4, 0]
+    with pytest.raises(
+        UserError, match=r"^m.tflite: no output for class neutral, sad \(its labels: angry, happy; cure\)$"
+    ):
+        output_columns(["angry", "happy"], classes, "m.tflite", "cure")
