@@ -363,14 +363,16 @@ def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
             "",
         ]
     if streams:
-        warm_ups = ", ".join(f"{name} {result['warm_up']}" for name, result in streams.items())
+        warm_ups = ", ".join(
+            f"{name}: {result['warm_up']} frame{'s' * (result['warm_up'] != 1)}" for name, result in streams.items()
+        )
         lines += coverage_table(streams, "ms/frame (mean)", "ms_mean")
         lines += [
             "",
             f"Streams: the fraction of frames in which the face is found, over {args.clips} clips of "
             f"{args.clip_frames} frames per framing and face height (the face still or drifting "
             f"{DRIFT_PX:g} px a frame), each clip's first frames not counted: one cycle of the detector's "
-            f"search ({warm_ups} frames). False detections over {args.face_free} face-free clips of "
+            f"search ({warm_ups}). False detections over {args.face_free} face-free clips of "
             f"{args.clip_frames} frames; CPU time per frame of the one detecting thread, mean over every frame "
             "of the face clips. Boxes other than the face per counted face frame (a false detection beside "
             "the face, or a box of it too far off): "
@@ -379,8 +381,11 @@ def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
             "",
         ]
     results = {**photos, **streams}
-    seen = next(iter(results.values()))["conditions"]
-    names = [name for name in [*map(angle_name, ANGLES), *LIGHTING] if name in seen]
+    names = [
+        name
+        for name in [*map(angle_name, ANGLES), *LIGHTING]
+        if all(name in result["conditions"] for result in results.values())
+    ]
     lines += [f"| detector | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
     for name, result in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * result['conditions'][c]:.1f} %" for c in names) + " |")
