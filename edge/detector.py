@@ -29,6 +29,7 @@ import numpy as np
 
 from edge.runtime import load_interpreter
 from edge.stream_plan import Region, StreamPlan
+from edge.tracker import iou_xywh
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -294,11 +295,12 @@ class FaceDetector:
             return self._merged(
                 [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr)], height, width
             )
-        plan = self.stream_plan
-        detections = self._merged(
-            [model.look(frame_bgr, region) for model, region in plan.runs(height, width)], height, width
-        )
-        plan.update([detection.box for detection in detections])
+        following, (model, region) = self.stream_plan.runs(height, width)
+        found = self._merged([follow.look(frame_bgr, around) for follow, around in following], height, width)
+        searched = self._merged([model.look(frame_bgr, region)], height, width)
+        new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
+        detections = sorted(found + new, key=lambda face: -face.score)
+        self.stream_plan.update([detection.box for detection in detections])
         return detections
 
     def new_stream(self) -> None:
@@ -312,9 +314,9 @@ class FaceDetector:
 
     def _merged(self, found: list[tuple[np.ndarray, np.ndarray]], height: int, width: int) -> list[Detection]:
         """Every run's candidates in one weighted NMS, clipped to the frame, too small ones left out."""
-        boxes = np.concatenate([boxes for boxes, _ in found])
-        if not len(boxes):
+        if not sum(len(boxes) for boxes, _ in found):
             return []
+        boxes = np.concatenate([boxes for boxes, _ in found])
         scores = np.concatenate([scores for _, scores in found])
         detections = []
         for box, score in weighted_nms(boxes, scores, self.nms_iou):

@@ -72,15 +72,15 @@ class StreamPlan(Generic[Model]):
         """The search's steps for this frame size, in the order they are taken."""
         return [(model, region) for model, regions in self.search for region in regions(height, width)]
 
-    def runs(self, height: int, width: int) -> list[tuple[Model, Region]]:
-        """This frame's model runs: one per followed face (a region two faces share runs once), then the
-        search's next step. A new frame size (a reconnected camera) starts the plan afresh."""
+    def runs(self, height: int, width: int) -> tuple[list[tuple[Model, Region]], tuple[Model, Region]]:
+        """This frame's model runs: one around each followed face (a region two faces share runs once), and
+        the search's next step. A new frame size (a reconnected camera) starts the plan afresh."""
         if (height, width) != self._shape:
             self.restart()
             self._shape = (height, width)
         cycle = self.cycle(height, width)
         following = dict.fromkeys((self.follow, follow_region(f.box, height, width)) for f in self.followed)
-        return [*following, cycle[self.step % len(cycle)]]
+        return list(following), cycle[self.step % len(cycle)]
 
     def update(self, faces: Sequence[Box]) -> None:
         """After the frame: its faces are followed from their new boxes; a followed face not among them is

@@ -13,13 +13,22 @@ as shot, bright and flat), mirrored or not: every combination once per 30 frames
 tall as the frame. A face counts as found when a detection's centre lies in its box and they overlap with
 IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, and crops of the
 portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
-per frame on one thread, the CPU time of that thread (robust to a busy machine), median over all face frames.
+per frame on one thread, the CPU time of that thread (robust to a busy machine).
 
-    python -m edge.tools.measure_detector [--detectors multiscale,full] [--frames 60] [--face-free 336] [--markdown FILE]
+A photo detector sees each frame on its own (``--frames`` per framing and face height, median time). A
+stream detector (``-stream``) sees clips as a fixed camera would: ``--clips`` per framing and face height,
+each ``--clip-frames`` frames of one picture on one backdrop, the face standing still or drifting
+``DRIFT_PX`` a frame, each clip a new stream. It counts the frames in which the face is found after the
+first cycle of its search (the frames it takes to look at every region once), and the mean time over all
+frames, since a stream's cost differs from frame to frame; the face-free frames become ``--face-free``
+clips of ``--clip-frames`` frames, still or panning.
 
-Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-stream`` (the
-same on a video's frame, where it spends less per frame), ``multiscale-small`` (``small_faces: true``) and
-``multiscale-small-stream``.
+    python -m edge.tools.measure_detector [--detectors multiscale,multiscale-stream] [--frames 60] [--face-free 336]
+        [--clips 15] [--clip-frames 40] [--markdown FILE]
+
+Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-small``
+(``small_faces: true``), and as streams ``full-stream`` (``full`` on every frame, the old default),
+``multiscale-stream`` (the default on a video, edge/stream_plan.py) and ``multiscale-small-stream``.
 
 Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
 except the optional table.
