@@ -233,7 +233,7 @@ PLANS = {  # detector -> its passes on a photo (and on a stream's frame, but for
     "skip": (),
 }
 STREAM_SEARCH = (FULL, SHORT, SQUARES)  # multiscale on a stream: the passes its search visits, one region a frame
-FOLLOW = ("short", whole, "short")  # ... and the pass that looks again around each face found (edge/stream_plan.py)
+FOLLOW = ("short", "short")  # ... and the model (and threshold) that looks again around each face it found
 
 
 class FaceDetector:
@@ -273,17 +273,17 @@ class FaceDetector:
         extra = (TILES,) if small_faces and model != "skip" else ()
         models = {}  # one interpreter per model and threshold, shared by the photo and the stream plan
 
-        def build(name: str, regions, kind: str) -> Pass:
+        def blazeface(name: str, kind: str) -> BlazeFace:
             threshold = score_threshold or MIN_SCORE[kind]
             if (name, threshold) not in models:
                 models[name, threshold] = BlazeFace(name, threshold, threads)
-            return Pass(models[name, threshold], regions)
+            return models[name, threshold]
 
-        self.passes = [build(*step) for step in PLANS[model] + extra]
+        self.passes = [Pass(blazeface(name, kind), regions) for name, regions, kind in PLANS[model] + extra]
         self.stream_plan: StreamPlan | None = None  # None: a stream's frame gets the photo's passes
         if model == "multiscale":
-            search = [build(*step) for step in STREAM_SEARCH + extra]
-            self.stream_plan = StreamPlan([(p.model, p.regions) for p in search], build(*FOLLOW).model)
+            search = [(blazeface(name, kind), regions) for name, regions, kind in STREAM_SEARCH + extra]
+            self.stream_plan = StreamPlan(search, blazeface(*FOLLOW))
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.

@@ -14,7 +14,8 @@ they were a frame ago. So each frame runs
   face 1.7 times as large as in the whole frame; with ``small_faces`` then each of the twelve tiles too).
 
 A new face is found within one cycle of the search (six frames in 640x480) and followed from then on; the
-cost per frame is one search step plus ~2 ms per face in view.
+cost per frame is one search step plus ~2 ms per face in view. The plan only says where to look;
+``FaceDetector.detect`` runs the models and takes a followed face's box from the run around it.
 """
 
 from __future__ import annotations
