@@ -456,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
         model, small_faces, stream = DETECTORS[name]
         detector = FaceDetector(model, args.score_threshold, min_face_px=1, threads=1, small_faces=small_faces)
         if stream:
+            warm_up = detector.search_frames(FRAME_H, FRAME_W)
+            if args.clip_frames <= warm_up:
+                parser.error(f"--clip-frames {args.clip_frames}: {name} counts only after its first {warm_up} frames")
             streams[name] = measure_stream(detector, args.clips, args.clip_frames, args.face_free)
         else:
             photos[name] = measure_photos(detector, args.frames, args.face_free)

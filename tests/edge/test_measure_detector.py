@@ -85,6 +85,10 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
+        main(["--detectors", "multiscale-stream", "--clip-frames", "6"])
+    assert exit.value.code == 2
+    assert "--clip-frames 6: multiscale-stream counts only after its first 6 frames" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
         main(["--score-threshold", "1.5"])
     assert exit.value.code == 2 and "--score-threshold: 1.5: not a number between 0 and 1" in capsys.readouterr().err
     assert main(["--detectors", "short", "--frames", "1", "--face-free", "1", "--markdown", str(tmp_path)]) == 2
