@@ -66,11 +66,12 @@ class CameraConfig(Strict):
 
 
 class DetectorConfig(Strict):
-    """Face detection (edge/detector.py; measured in docs/detector.md). ``multiscale`` finds faces in a
-    photo from ~48 px (in 640x480) up to one filling it, whole-head or tightly framed, and in a stream's
-    frame from ~64 px (plus close faces) at the old single-model cost; ``small_faces`` adds a pass for
-    faces down to ~32 px at several times the cost; ``full`` / ``short`` run one BlazeFace model; ``skip``
-    takes the whole image as the face (a folder of face crops)."""
+    """Face detection (edge/detector.py; measured in docs/detector.md). ``multiscale`` finds faces from
+    ~48 px (in 640x480) up to one filling the frame, whole-head or tightly framed: in a photo with every
+    pass, in a stream by looking again around the faces of the last frames and searching one region of the
+    frame per frame (edge/stream_plan.py); ``small_faces`` adds tiles for faces down to ~32 px (a photo:
+    several times the cost; a stream: twelve more search steps); ``full`` / ``short`` run one BlazeFace
+    model; ``skip`` takes the whole image as the face (a folder of face crops)."""
 
     model: Literal["multiscale", "full", "short", "skip"] = "multiscale"
     small_faces: bool = False

@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 
 from edge.runtime import load_interpreter
+from edge.stream_plan import Region, StreamPlan
+from edge.tracker import iou_xywh
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -155,6 +157,11 @@ class BlazeFace:
         boxes = letterbox.to_source(boxes) + np.array([*origin, *origin], dtype=np.float32)
         return boxes, 1 / (1 + np.exp(-logits[chosen]))
 
+    def look(self, frame_bgr: np.ndarray, region: Region) -> tuple[np.ndarray, np.ndarray]:
+        """``candidates`` of one region (x, y, w, h) of the frame, in the frame's pixels."""
+        x, y, w, h = region
+        return self.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
+
     def _letterbox_for(self, shape: tuple[int, ...]) -> Letterbox:
         """Cached per frame size: a camera's resolution does not change between frames."""
         if self._letterbox_shape != shape[:2]:
@@ -167,9 +174,6 @@ class BlazeFace:
         centres = self.anchors[candidates] + raw[:, :2] / self.spec.input_size
         half = raw[:, 2:4] / self.spec.input_size / 2
         return np.concatenate([centres - half, centres + half], axis=1)
-
-
-Region = tuple[int, int, int, int]  # x, y, w, h of the part of the frame one model run sees
 
 
 @functools.lru_cache(maxsize=8)
@@ -211,26 +215,25 @@ class Pass:
     regions: Callable[[int, int], tuple[Region, ...]]
 
     def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [
-            self.model.candidates(frame_bgr[y : y + h, x : x + w], (x, y))
-            for x, y, w, h in self.regions(*frame_bgr.shape[:2])
-        ]
+        return [self.model.look(frame_bgr, region) for region in self.regions(*frame_bgr.shape[:2])]
 
 
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
 # checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
-# scores random texture: up to ~0.6 in squares, ~0.7 in tiles.
+# scores random texture: up to ~0.6 in squares, ~0.7 in tiles. ``short`` around a followed face keeps its own.
 MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
 FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_SCORE)
 SQUARES = ("full", squares, "squares")
 SHORT = ("short", whole, "short")
 TILES = ("full", tiles, "tiles")
-PLANS = {  # detector -> (stages for a photo, stages for a stream's frame); a stage is a tuple of passes
-    "multiscale": (((SQUARES, SHORT),), ((FULL,), (SHORT,))),
-    "full": (((FULL,),), ((FULL,),)),
-    "short": (((SHORT,),), ((SHORT,),)),
-    "skip": ((), ()),
+PLANS = {  # detector -> its passes on a photo (and on a stream's frame, but for multiscale's STREAM_SEARCH)
+    "multiscale": (SQUARES, SHORT),
+    "full": (FULL,),
+    "short": (SHORT,),
+    "skip": (),
 }
+STREAM_SEARCH = (FULL, SHORT, SQUARES)  # multiscale on a stream: the passes its search visits, one region a frame
+FOLLOW = ("short", "short")  # ... and the model (and threshold) that looks again around each face it found
 
 
 class FaceDetector:
@@ -241,12 +244,12 @@ class FaceDetector:
       camera or a photo collection shows: ``full`` finds small and whole-head faces but drops faces that
       fill the frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those
       but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``) the
-      photo's cost (four ``full`` runs) would take a 640x480 pipeline far below 100 fps on one thread, so
-      there ``full`` looks at the whole frame once, and ``short`` runs only on a frame where ``full`` found
-      nothing (a kiosk's close face): a stream finds faces from ~64 px at the old default's cost, and
-      ``small_faces`` is the switch for distant faces in a stream.
-    * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480; several
-      times the cost, hence a switch.
+      photo's cost (five model runs) would take a 640x480 pipeline far below 100 fps on one thread, so
+      there a ``StreamPlan`` (edge/stream_plan.py) spends about two: ``short`` around each face found in
+      the last frames, and one region of a search that rotates over the frame (``STREAM_SEARCH``).
+    * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480: on a
+      photo in every frame (several times the cost, hence a switch), on a stream as twelve more steps of
+      the search.
     * ``full`` / ``short``: one model on the whole frame (for measurements and for a slow device).
     * ``skip``: no detection, the whole image is the face (a folder of face crops; DeepFace's "skip").
 
@@ -270,42 +273,53 @@ class FaceDetector:
         extra = (TILES,) if small_faces and model != "skip" else ()
         models = {}  # one interpreter per model and threshold, shared by the photo and the stream plan
 
-        def build(name: str, regions, kind: str) -> Pass:
+        def blazeface(name: str, kind: str) -> BlazeFace:
             threshold = score_threshold or MIN_SCORE[kind]
             if (name, threshold) not in models:
                 models[name, threshold] = BlazeFace(name, threshold, threads)
-            return Pass(models[name, threshold], regions)
+            return models[name, threshold]
 
-        def stages(plan) -> list[list[Pass]]:
-            """The first stage gets the extra passes; a later one runs only if the ones before found nothing."""
-            return [
-                [build(*step) for step in stage + (extra if index == 0 else ())] for index, stage in enumerate(plan)
-            ]
-
-        photo, stream = PLANS[model]
-        self.photo_stages = stages(photo)
-        self.stream_stages = stages(stream)
+        self.passes = [Pass(blazeface(name, kind), regions) for name, regions, kind in PLANS[model] + extra]
+        self.stream_plan: StreamPlan | None = None  # None: a stream's frame gets the photo's passes
+        if model == "multiscale":
+            search = [(blazeface(name, kind), regions) for name, regions, kind in STREAM_SEARCH + extra]
+            self.stream_plan = StreamPlan(search, blazeface(*FOLLOW))
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
-        ``stream``: the frame is one of a video's, with a time budget per frame (see the class)."""
+        ``stream``: the frame is the next of a video's, with a time budget per frame (see the class)."""
         height, width = frame_bgr.shape[:2]
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
-        for stage in self.stream_stages if stream else self.photo_stages:
-            found = [pair for one_pass in stage for pair in one_pass.candidates(frame_bgr)]
-            boxes = np.concatenate([boxes for boxes, _ in found])
-            if len(boxes):
-                scores = np.concatenate([scores for _, scores in found])
-                detections = self._to_detections(weighted_nms(boxes, scores, self.nms_iou), frame_bgr.shape)
-                if detections:
-                    return detections
-        return []
+        if not (stream and self.stream_plan):
+            return self._merged(
+                [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr)], height, width
+            )
+        following, (model, region) = self.stream_plan.runs(height, width)
+        found = self._merged([follow.look(frame_bgr, around) for follow, around in following], height, width)
+        searched = self._merged([model.look(frame_bgr, region)], height, width)
+        new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
+        detections = sorted(found + new, key=lambda face: -face.score)
+        self.stream_plan.update([detection.box for detection in detections])
+        return detections
 
-    def _to_detections(self, kept, shape) -> list[Detection]:
-        height, width = shape[:2]
+    def new_stream(self) -> None:
+        """Forget the faces followed so far: the next ``stream`` frame starts another stream."""
+        if self.stream_plan:
+            self.stream_plan.restart()
+
+    def search_frames(self, height: int, width: int) -> int:
+        """Frames a stream's search takes to look at every region of a frame this size once (1 without one)."""
+        return len(self.stream_plan.cycle(height, width)) if self.stream_plan else 1
+
+    def _merged(self, found: list[tuple[np.ndarray, np.ndarray]], height: int, width: int) -> list[Detection]:
+        """Every run's candidates in one weighted NMS, clipped to the frame, too small ones left out."""
+        if not sum(len(boxes) for boxes, _ in found):
+            return []
+        boxes = np.concatenate([boxes for boxes, _ in found])
+        scores = np.concatenate([scores for _, scores in found])
         detections = []
-        for box, score in kept:
+        for box, score in weighted_nms(boxes, scores, self.nms_iou):
             x1, y1, x2, y2 = np.clip(box, 0, [width, height, width, height])
             if y2 - y1 >= self.min_face_px and x2 > x1:
                 detections.append(Detection((float(x1), float(y1), float(x2 - x1), float(y2 - y1)), score))

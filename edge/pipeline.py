@@ -212,7 +212,7 @@ class CameraPipeline:
     def process(self, frame: Frame) -> None:
         timings = {"decode": frame.decode_s}
         started = time.perf_counter()
-        detections = self.detector.detect(frame.image, stream=True)
+        detections = self.detector.detect(frame.image, stream=self.source.continuous)
         timings["detect"] = _lap(started)
 
         started = time.perf_counter()

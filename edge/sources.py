@@ -65,6 +65,7 @@ class Capture(Protocol):
 
 class Source:
     live = False
+    continuous = True  # each frame follows the last (a video): the detector looks first where faces just were
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -88,7 +89,9 @@ def folder_entries(folder: Path) -> list[Path]:
 
 
 class ImageFolderSource(Source):
-    """Image files in name order (a folder's, or a single one); each is one frame."""
+    """Image files in name order (a folder's, or a single one); each is one frame, and a photo of its own."""
+
+    continuous = False
 
     def __init__(self, uri: str, images: list[Path]):
         super().__init__(uri)

@@ -304,10 +304,10 @@ def face_video(path: Path, frames: int = 30, fps: float = 15.0, drift: int = 1) 
     return path
 
 
-def box_drawn(image, box, colour_rgb, tolerance: int = 60, share: float = 0.8) -> bool:
+def box_drawn(image, box, colour_rgb, tolerance: int = 60, share: float = 0.8, within: int = 2) -> bool:
     """True when ``share`` of the points along the four edges of ``box`` (x, y, w, h in ``image``'s pixels)
-    have a pixel of ``colour_rgb`` within 2 px across the edge (JPEG and browser scaling blur a 2 px line
-    and move it a pixel). A face without a drawn box fails: its edges are skin, hair and background."""
+    have a pixel of ``colour_rgb`` within ``within`` px across the edge (JPEG and browser scaling blur a 2 px
+    line and move it a pixel). A face without a drawn box fails: its edges are skin, hair and background."""
     import numpy as np
 
     x, y, w, h = (int(round(v)) for v in box)
@@ -328,7 +328,7 @@ def box_drawn(image, box, colour_rgb, tolerance: int = 60, share: float = 0.8) -
     ):
         along = np.array(list(along))
         hits = np.zeros(len(along), dtype=bool)
-        for shift in range(-2, 3):
+        for shift in range(-within, within + 1):
             across = np.full(len(along), fixed + shift)
             hits |= matches(np.stack([across, along] if horizontal else [along, across], axis=1))
         found.append(hits)

@@ -13,13 +13,22 @@ as shot, bright and flat), mirrored or not: every combination once per 30 frames
 tall as the frame. A face counts as found when a detection's centre lies in its box and they overlap with
 IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, and crops of the
 portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
-per frame on one thread, the CPU time of that thread (robust to a busy machine), median over all face frames.
+per frame on one thread, the CPU time of that thread (robust to a busy machine).
 
-    python -m edge.tools.measure_detector [--detectors multiscale,full] [--frames 60] [--face-free 336] [--markdown FILE]
+A photo detector sees each frame on its own (``--frames`` per framing and face height, median time). A
+stream detector (``-stream``) sees clips as a fixed camera would: ``--clips`` per framing and face height,
+each ``--clip-frames`` frames of one picture on one backdrop, the face standing still or drifting
+``DRIFT_PX`` a frame, each clip a new stream. It counts the frames in which the face is found after the
+first cycle of its search (the frames it takes to look at every region once), and the mean time over all
+frames, since a stream's cost differs from frame to frame; the face-free frames become ``--face-free``
+clips of ``--clip-frames`` frames, still or panning.
 
-Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-stream`` (the
-same on a video's frame, where it spends less per frame), ``multiscale-small`` (``small_faces: true``) and
-``multiscale-small-stream``.
+    python -m edge.tools.measure_detector [--detectors multiscale,multiscale-stream] [--frames 60] [--face-free 336]
+        [--clips 15] [--clip-frames 40] [--markdown FILE]
+
+Detectors: ``full``, ``short``, ``multiscale`` (the default detector on a photo), ``multiscale-small``
+(``small_faces: true``), and as streams ``full-stream`` (``full`` on every frame, the old default),
+``multiscale-stream`` (the default on a video, edge/stream_plan.py) and ``multiscale-small-stream``.
 
 Every image is generated from the shipped files at run time; nothing is read from elsewhere or written
 except the optional table.
@@ -55,11 +64,13 @@ DETECTORS = {  # name -> (edge.detector.model, small_faces, a stream's frame rat
     "full": ("full", False, False),
     "short": ("short", False, False),
     "multiscale": ("multiscale", False, False),
+    "full-stream": ("full", False, True),
     "multiscale-stream": ("multiscale", False, True),
     "multiscale-small": ("multiscale", True, False),
     "multiscale-small-stream": ("multiscale", True, True),
 }
 MIN_IOU = 0.3
+DRIFT_PX = 1.5  # a drifting clip's face (or a face-free clip's scene) moves this far a frame
 CONDITION_FROM = 48  # the rotation / lighting table counts faces this tall and taller
 
 
@@ -120,24 +131,52 @@ def place(picture: Picture, height: int, angle: float, centre: tuple[float, floa
     return frame, (centre[0] - fw / 2, centre[1] - fh / 2, fw, fh)
 
 
+def variant(portrait: np.ndarray, framing: str, index: int) -> tuple[Picture, int, str]:
+    """The ``index``-th picture of a framing, its rotation and lighting: every angle x lighting x mirror
+    combination in turn (and, tight, every tightness)."""
+    picture = framed(portrait, framing, index)
+    lighting = list(LIGHTING)[index // len(ANGLES) % len(LIGHTING)]
+    image = relit(picture.image, lighting)
+    if index // (len(ANGLES) * len(LIGHTING)) % 2:
+        image = image[:, ::-1].copy()
+        picture = Picture(image, (image.shape[1] - picture.face[0] - picture.face[2], *picture.face[1:]))
+    else:
+        picture = Picture(image, picture.face)
+    return picture, ANGLES[index % len(ANGLES)], lighting
+
+
+def centres(height: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The face centre's bounds (low, high) in x and y that keep a face ``height`` px tall in the frame."""
+    half_w, half_h = min(height, FRAME_W) / 2, min(height, FRAME_H) / 2
+    return (half_w, FRAME_W - half_w), (half_h, FRAME_H - half_h)
+
+
 def face_frames(framing: str, height: int, count: int, seed: int = 0):
     """``count`` (frame, face box, (angle, lighting)) of one framing and face height, every angle x lighting x
-    mirror combination in turn."""
+    mirror combination in turn, each frame at a new random place on a new backdrop."""
     rng = np.random.default_rng([seed, height, FRAMINGS.index(framing)])
     portrait = read_portrait()
     for index in range(count):
-        picture = framed(portrait, framing, index)
-        lighting = list(LIGHTING)[index // len(ANGLES) % len(LIGHTING)]
-        image = relit(picture.image, lighting)
-        if index // (len(ANGLES) * len(LIGHTING)) % 2:
-            image = image[:, ::-1].copy()
-            picture = Picture(image, (image.shape[1] - picture.face[0] - picture.face[2], *picture.face[1:]))
-        else:
-            picture = Picture(image, picture.face)
-        half_w, half_h = min(height, FRAME_W) / 2, min(height, FRAME_H) / 2
-        centre = (rng.uniform(half_w, FRAME_W - half_w), rng.uniform(half_h, FRAME_H - half_h))
-        angle = ANGLES[index % len(ANGLES)]
+        picture, angle, lighting = variant(portrait, framing, index)
+        xs, ys = centres(height)
+        centre = (rng.uniform(*xs), rng.uniform(*ys))
         yield (*place(picture, height, angle, centre, background(rng)), (angle_name(angle), lighting))
+
+
+def face_clip(framing: str, height: int, index: int, frames: int, seed: int = 0):
+    """Clip ``index`` of one framing and face height, as a fixed camera sees a person: ``frames`` (frame, face
+    box, (angle, lighting)) on one backdrop, the ``index``-th picture of ``variant``, standing still (even
+    ``index``) or drifting ``DRIFT_PX`` a frame in a random direction, stopped by the frame's edge."""
+    rng = np.random.default_rng([seed, height, FRAMINGS.index(framing), index])
+    picture, angle, lighting = variant(read_portrait(), framing, index)
+    xs, ys = centres(height)
+    start = np.array([rng.uniform(*xs), rng.uniform(*ys)])
+    heading = rng.uniform(0, 2 * np.pi)
+    step = DRIFT_PX * (index % 2) * np.array([np.cos(heading), np.sin(heading)])
+    backdrop = background(rng)
+    for frame in range(frames):
+        centre = np.clip(start + frame * step, [xs[0], ys[0]], [xs[1], ys[1]])
+        yield (*place(picture, height, angle, tuple(centre), backdrop), (angle_name(angle), lighting))
 
 
 def face_free_frames(count: int, seed: int = 0):
@@ -147,6 +186,16 @@ def face_free_frames(count: int, seed: int = 0):
     makers = (background, stripes, checkerboard, blobs, poster, lambda r: portrait_part(portrait, r))
     for index in range(count):
         yield makers[index % len(makers)](rng)
+
+
+def face_free_clip(scene: np.ndarray, index: int, frames: int, seed: int = 0):
+    """``frames`` frames of a face-free ``scene``: still (even ``index``), or the camera panning
+    ``DRIFT_PX`` a frame in a random direction."""
+    heading = np.random.default_rng([seed, index]).uniform(0, 2 * np.pi)
+    step = DRIFT_PX * (index % 2) * np.array([np.cos(heading), np.sin(heading)])
+    for frame in range(frames):
+        shift = np.float32([[1, 0, frame * step[0]], [0, 1, frame * step[1]]])
+        yield cv2.warpAffine(scene, shift, (FRAME_W, FRAME_H), borderMode=cv2.BORDER_REFLECT)
 
 
 def stripes(rng: np.random.Generator) -> np.ndarray:
@@ -231,38 +280,74 @@ def found(detections, truth: tuple) -> bool:
     return False
 
 
-def measure(detector: FaceDetector, frames_per_height: int, face_free: int, stream: bool = False) -> dict:
-    """Coverage per framing and face height, and per rotation and lighting over faces >= ``CONDITION_FROM``
-    px; false detections per face-free frame; CPU ms per frame of the one detecting thread (what a core
-    would spend; on a shared machine the wall clock would time the neighbours too)."""
-    coverage, conditions, timings = {}, {}, []
+def photo_cells(frames_per_height: int):
+    """((framing, height), clips) per cell, each photo a clip of one frame."""
     for framing in FRAMINGS:
         for height in FACE_HEIGHTS:
-            hits = 0
-            for frame, truth, condition in face_frames(framing, height, frames_per_height):
+            yield (framing, height), ([frame] for frame in face_frames(framing, height, frames_per_height))
+
+
+def clip_cells(clips: int, frames: int):
+    """((framing, height), clips) per cell, ``clips`` clips of ``frames`` frames each."""
+    for framing in FRAMINGS:
+        for height in FACE_HEIGHTS:
+            yield (framing, height), [face_clip(framing, height, index, frames) for index in range(clips)]
+
+
+def measure(detector: FaceDetector, cells, face_free_clips, stream: bool, warm_up: int = 0) -> dict:
+    """Over each cell's clips (``photo_cells`` or ``clip_cells``), the fraction of frames after the first
+    ``warm_up`` of each clip in which the face is found, overall and per rotation and lighting over faces >=
+    ``CONDITION_FROM`` px; false detections per face-free frame; CPU ms per frame of the one detecting thread
+    (what a core would spend; on a shared machine the wall clock would time the neighbours too). Each clip
+    is a new stream for the detector."""
+    coverage, conditions, timings, others = {}, {}, [], []
+    for (framing, height), clips in cells:
+        hits = []
+        for clip in clips:
+            detector.new_stream()
+            for number, (frame, truth, condition) in enumerate(clip):
                 started = time.thread_time()
                 detections = detector.detect(frame, stream)
                 timings.append(time.thread_time() - started)
-                hit = found(detections, truth)
-                hits += hit
-                if height >= CONDITION_FROM:
-                    for name in condition:
-                        conditions.setdefault(name, []).append(hit)
-            coverage[framing, height] = hits / frames_per_height
-    false = sum(len(detector.detect(frame, stream)) for frame in face_free_frames(face_free))
+                if number >= warm_up:
+                    hits.append(found(detections, truth))
+                    others.append(sum(not found([detection], truth) for detection in detections))
+                    for name in condition if height >= CONDITION_FROM else ():
+                        conditions.setdefault(name, []).append(hits[-1])
+        coverage[framing, height] = float(np.mean(hits))
+    false = frames = 0
+    for clip in face_free_clips:
+        detector.new_stream()
+        for frame in clip:
+            false += len(detector.detect(frame, stream))
+            frames += 1
     return {
         "coverage": coverage,
-        "false_per_frame": false / max(face_free, 1),
+        "false_per_frame": false / max(frames, 1),
         "false": false,
+        "others_per_frame": float(np.mean(others)),
         "conditions": {name: float(np.mean(hits)) for name, hits in conditions.items()},
         "ms_median": 1000 * statistics.median(timings),
+        "ms_mean": 1000 * statistics.mean(timings),
+        "warm_up": warm_up,
     }
 
 
-def markdown(results: dict, frames_per_height: int, face_free: int) -> str:
+def measure_photos(detector: FaceDetector, frames_per_height: int, face_free: int) -> dict:
+    return measure(detector, photo_cells(frames_per_height), ([frame] for frame in face_free_frames(face_free)), False)
+
+
+def measure_stream(detector: FaceDetector, clips: int, clip_frames: int, face_free: int) -> dict:
+    """As a camera is used: every clip a new stream, its first cycle of the detector's search not counted."""
+    face_free_clips = (face_free_clip(scene, i, clip_frames) for i, scene in enumerate(face_free_frames(face_free)))
+    warm_up = detector.search_frames(FRAME_H, FRAME_W)
+    return measure(detector, clip_cells(clips, clip_frames), face_free_clips, True, warm_up)
+
+
+def coverage_table(results: dict, time_column: str, statistic: str) -> list[str]:
     heights = " | ".join("full" if h == FRAME_H else f"{h} px" for h in FACE_HEIGHTS)
     lines = [
-        f"| detector | framing | {heights} | false / face-free frame | ms/frame (median) |",
+        f"| detector | framing | {heights} | false / face-free frame | {time_column} |",
         "|---|---|" + "---|" * len(FACE_HEIGHTS) + "---|---|",
     ]
     for name, result in results.items():
@@ -270,23 +355,53 @@ def markdown(results: dict, frames_per_height: int, face_free: int) -> str:
             cells = " | ".join(f"{100 * result['coverage'][framing, h]:.0f} %" for h in FACE_HEIGHTS)
             lines.append(
                 f"| {name} | {framing} | {cells} | {result['false_per_frame']:.3f} ({result['false']}) "
-                f"| {result['ms_median']:.1f} |"
+                f"| {result[statistic]:.1f} |"
             )
-    lines += [
-        "",
-        f"Coverage over {frames_per_height} frames per framing and face height (face height in a "
-        f"{FRAME_W}x{FRAME_H} frame; full: as tall as the frame), false detections over {face_free} "
-        "face-free frames; CPU time of the one detecting thread.",
-        "",
+    return lines
+
+
+def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
+    lines = []
+    if photos:
+        lines += coverage_table(photos, "ms/frame (median)", "ms_median")
+        lines += [
+            "",
+            f"Photos: coverage over {args.frames} frames per framing and face height (face height in a "
+            f"{FRAME_W}x{FRAME_H} frame; full: as tall as the frame), false detections over {args.face_free} "
+            "face-free frames; CPU time of the one detecting thread.",
+            "",
+        ]
+    if streams:
+        warm_ups = ", ".join(
+            f"{name}: {result['warm_up']} frame{'s' * (result['warm_up'] != 1)}" for name, result in streams.items()
+        )
+        lines += coverage_table(streams, "ms/frame (mean)", "ms_mean")
+        lines += [
+            "",
+            f"Streams: the fraction of frames in which the face is found, over {args.clips} clips of "
+            f"{args.clip_frames} frames per framing and face height (the face still or drifting "
+            f"{DRIFT_PX:g} px a frame), each clip's first frames not counted: one cycle of the detector's "
+            f"search ({warm_ups}). False detections over {args.face_free} face-free clips of "
+            f"{args.clip_frames} frames; CPU time per frame of the one detecting thread, mean over every frame "
+            "of the face clips. Boxes other than the face per counted face frame (a false detection beside "
+            "the face, or a box of it too far off): "
+            + ", ".join(f"{name} {result['others_per_frame']:.3f}" for name, result in streams.items())
+            + ".",
+            "",
+        ]
+    results = {**photos, **streams}
+    names = [
+        name
+        for name in [*map(angle_name, ANGLES), *LIGHTING]
+        if all(name in result["conditions"] for result in results.values())
     ]
-    seen = next(iter(results.values()))["conditions"]
-    names = [name for name in [*map(angle_name, ANGLES), *LIGHTING] if name in seen]
     lines += [f"| detector | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
     for name, result in results.items():
         lines.append(f"| {name} | " + " | ".join(f"{100 * result['conditions'][c]:.1f} %" for c in names) + " |")
     lines += [
         "",
-        f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings.",
+        f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings "
+        "(streams: frames after the first cycle).",
     ]
     return "\n".join(lines)
 
@@ -330,14 +445,24 @@ def main(argv: list[str] | None = None) -> int:
         type=probability,
         help="one threshold for every pass instead of each pass's own (edge.detector.score_threshold)",
     )
+    parser.add_argument(
+        "--clips", type=positive, default=15, help="stream clips per framing and face height (default: 15)"
+    )
+    parser.add_argument("--clip-frames", type=positive, default=40, help="frames per stream clip (default: 40)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
-    results = {}
+    photos, streams = {}, {}
     for name in args.detectors:
         model, small_faces, stream = DETECTORS[name]
         detector = FaceDetector(model, args.score_threshold, min_face_px=1, threads=1, small_faces=small_faces)
-        results[name] = measure(detector, args.frames, args.face_free, stream)
-    table = markdown(results, args.frames, args.face_free)
+        if stream:
+            warm_up = detector.search_frames(FRAME_H, FRAME_W)
+            if args.clip_frames <= warm_up:
+                parser.error(f"--clip-frames {args.clip_frames}: {name} counts only after its first {warm_up} frames")
+            streams[name] = measure_stream(detector, args.clips, args.clip_frames, args.face_free)
+        else:
+            photos[name] = measure_photos(detector, args.frames, args.face_free)
+    table = markdown(photos, streams, args)
     print(table)
     if args.markdown:
         try:

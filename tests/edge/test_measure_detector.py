@@ -4,10 +4,21 @@ is there to check (at a small size: a few frames per face height), and one-line 
 import re
 
 import cv2
+import numpy as np
 import pytest
 
 from edge.detector import SPECS, BlazeFace, FaceDetector
-from edge.tools.measure_detector import FACE_HEIGHTS, FRAMINGS, PORTRAIT, PORTRAIT_FACE, face_frames, found, main
+from edge.tools.measure_detector import (
+    DRIFT_PX,
+    FACE_HEIGHTS,
+    FRAMINGS,
+    PORTRAIT,
+    PORTRAIT_FACE,
+    face_clip,
+    face_frames,
+    found,
+    main,
+)
 from edge.tracker import iou_xywh
 
 
@@ -24,23 +35,35 @@ def table_rows(text: str) -> dict:
 
 def test_multiscale_finds_faces_from_48_px_to_the_full_frame_where_full_alone_does_not(tmp_path, capsys):
     out = tmp_path / "table.md"
-    detectors = ("multiscale", "multiscale-stream", "full")
-    assert main(["--detectors", ",".join(detectors), "--frames", "6", "--face-free", "12", "--markdown", str(out)]) == 0
+    detectors = ("multiscale", "full", "multiscale-stream", "full-stream")
+    arguments = ["--frames", "6", "--face-free", "12", "--clips", "2", "--clip-frames", "12"]
+    assert main(["--detectors", ",".join(detectors), *arguments, "--markdown", str(out)]) == 0
     printed = capsys.readouterr().out
     assert out.read_text() == printed
     rows = table_rows(printed)
     assert set(rows) == {(d, f) for d in detectors for f in FRAMINGS}
     from_48 = FACE_HEIGHTS.index(48)
-    for framing in FRAMINGS:
-        coverage, false = rows["multiscale", framing]
-        assert min(coverage[from_48:]) >= 80, (framing, coverage)  # 6 frames: at most one miss
-        assert false == 0
-    full_alone = [rows["full", f][0][from_48] for f in FRAMINGS]
-    assert max(full_alone) < 80  # what the squares are for: full on the whole frame misses most 48 px faces
-    for framing in FRAMINGS:  # a stream's frame: full on the whole frame, short for the close faces
-        coverage, false = rows["multiscale-stream", framing]
-        assert min(coverage[FACE_HEIGHTS.index(96) :]) >= 80 and false == 0, (framing, coverage)
+    for name in ("multiscale", "multiscale-stream"):  # a photo; a stream's frames after the search's first cycle
+        for framing in FRAMINGS:
+            coverage, false = rows[name, framing]
+            assert min(coverage[from_48:]) >= 80, (name, framing, coverage)  # 6 frames: at most one miss
+            assert false == 0
+    for name in ("full", "full-stream"):  # what the squares are for: full on the whole frame misses 48 px faces
+        assert max(rows[name, framing][0][from_48] for framing in FRAMINGS) < 80
     assert re.search(r"over 6 frames per framing and face height .* over 12 face-free frames", printed)
+    assert re.search(
+        r"over 2 clips of 12 frames per framing .* \(multiscale-stream: 6 frames, full-stream: 1 frame\)", printed
+    )
+    assert "over 12 face-free clips of 12 frames" in printed
+
+
+def test_a_clip_stands_still_or_drifts_on_one_backdrop():
+    still, drifting = (list(face_clip("tight", 64, index, 10)) for index in (0, 1))
+    assert len({truth for _, truth, _ in still}) == 1 and len({truth for _, truth, _ in drifting}) == 10
+    (x0, y0, *_), (x1, y1, *_) = drifting[0][1], drifting[-1][1]
+    assert np.hypot(x1 - x0, y1 - y0) == pytest.approx(9 * DRIFT_PX)
+    corner = [frame[:8, :8] for frame, _, _ in still]  # the backdrop, far from a face in the middle
+    assert all((c == corner[0]).all() for c in corner)
 
 
 @pytest.mark.parametrize("model", sorted(SPECS))
@@ -55,12 +78,16 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
         main(["--detectors", "full,huge"])
     assert exit.value.code == 2
     assert (
-        "full,huge: give one or more of full, short, multiscale, multiscale-stream, multiscale-small, multiscale-small-stream"
-        in capsys.readouterr().err
+        "full,huge: give one or more of full, short, multiscale, full-stream, multiscale-stream, multiscale-small, "
+        "multiscale-small-stream" in capsys.readouterr().err
     )
     with pytest.raises(SystemExit) as exit:
         main(["--frames", "0"])
     assert exit.value.code == 2 and "--frames: 0: not a whole number >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit:
+        main(["--detectors", "multiscale-stream", "--clip-frames", "6"])
+    assert exit.value.code == 2
+    assert "--clip-frames 6: multiscale-stream counts only after its first 6 frames" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit:
         main(["--score-threshold", "1.5"])
     assert exit.value.code == 2 and "--score-threshold: 1.5: not a number between 0 and 1" in capsys.readouterr().err
@@ -68,9 +95,9 @@ def test_bad_arguments_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"measure_detector: error: {tmp_path}: cannot write (Is a directory)"
 
 
-def test_small_faces_finds_32_px_faces_the_default_mostly_misses():
-    small, default = FaceDetector(small_faces=True), FaceDetector()
+def test_small_faces_finds_32_px_faces_full_on_the_whole_frame_mostly_misses():
+    small, full = FaceDetector(small_faces=True), FaceDetector("full")
     for framing in FRAMINGS:
         frames = list(face_frames(framing, 32, 6))
         assert sum(found(small.detect(frame), truth) for frame, truth, _ in frames) >= 5, framing
-        assert sum(found(default.detect(frame, stream=True), truth) for frame, truth, _ in frames) <= 2, framing
+        assert sum(found(full.detect(frame), truth) for frame, truth, _ in frames) <= 2, framing

@@ -25,6 +25,10 @@ from edge.preview import LiveView
 from edge.tools.annotate_demo import demo_clip
 from tests.support import SAMPLES, box_drawn, edge_command, edge_config, free_port, run_edge
 
+# The box drawn on a later frame than the first event's: on a stream the detector's box of a still face moves by a
+# few px from frame to frame (the first frame's comes from `full` on the whole frame, later ones from `short`
+# around the face: edge/stream_plan.py).
+DRIFT = 8
 LIVE_VIEW_PNG = os.environ.get("EDGE_LIVE_VIEW_PNG")  # also save the screenshot here (docs/live_view.png)
 
 
@@ -135,14 +139,14 @@ def test_chromium_shows_the_sample_face_with_its_box_and_label(tmp_path, shipped
     frame = cv2.imread(str(rtsp_server.image))
     x, y = find_frame(shot, frame)
     colour = EMOTION_COLOURS[event["emotion"]]
-    assert box_drawn(shot, shifted(event["bbox"], x, y), colour)
+    assert box_drawn(shot, shifted(event["bbox"], x, y), colour, within=DRIFT)
     # The label chip above the box, in the same colour.
     bx, by = event["bbox"][:2]
     chip = shot[y + by - 20 : y + by - 4, x + bx : x + bx + 60]
     assert (np.abs(chip.astype(int) - colour[::-1]).max(axis=2) < 60).mean() > 0.4
     # The same check fails where nothing is drawn: the raw frame at the face, the screenshot off the face.
-    assert not box_drawn(frame, event["bbox"], colour)
-    assert not box_drawn(shot, shifted(event["bbox"], x + 150, y + 150), colour)
+    assert not box_drawn(frame, event["bbox"], colour, within=DRIFT)
+    assert not box_drawn(shot, shifted(event["bbox"], x + 150, y + 150), colour, within=DRIFT)
     # The page's script filled in the stats and the last events from /status.json.
     assert f"#{event['face_id']} {event['emotion']}" in dom and "detect (ms)" in dom
     assert status["cameras"]["cam"]["events"][-1]["face_id"] == event["face_id"]
@@ -211,7 +215,8 @@ def test_frames_are_encoded_only_while_someone_watches(emotion_model, rtsp_serve
         assert kind == "image/jpeg" and camera.encodes >= 1
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         event = pipeline.publisher.events[0]
-        assert image.shape == (480, 640, 3) and box_drawn(image, event["bbox"], EMOTION_COLOURS[event["emotion"]])
+        colour = EMOTION_COLOURS[event["emotion"]]
+        assert image.shape == (480, 640, 3) and box_drawn(image, event["bbox"], colour, within=DRIFT)
         with urllib.request.urlopen(f"http://127.0.0.1:{view.port}/cameras/cam/stream.mjpg", timeout=10) as stream:
             assert stream.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
             assert stream.readline() == b"--frame\r\n" and stream.readline() == b"Content-Type: image/jpeg\r\n"
