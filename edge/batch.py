@@ -20,6 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from common.errors import UserError
 from edge.config import CameraConfig, EdgeConfig
 from edge.pipeline import build_classifier, build_detector, face_crops
@@ -71,14 +73,20 @@ class PhotoJudge:
         except UnreadableImage as exc:
             log.warning("%s", exc)
             return [empty_record(path.name, None, str(exc).removeprefix(f"{path}: "), self.labels)]
-        faces = face_crops(image, self.detector.detect(image), self.margin)
+        faces = self.faces(image)
         if not faces:
             return [empty_record(path.name, 0, None, self.labels)]
-        probabilities = self.classifier.classify([crop for _, crop in faces])
         return [
-            self.face_record(path.name, len(faces), index, box, scores)
-            for index, ((box, _), scores) in enumerate(zip(faces, probabilities))
+            self.face_record(path.name, len(faces), index, box, scores) for index, (box, scores) in enumerate(faces)
         ]
+
+    def faces(self, image) -> list[tuple[tuple, np.ndarray]]:
+        """(box, class probabilities) of each face in a BGR image, best detection first."""
+        faces = face_crops(image, self.detector.detect(image), self.margin)
+        if not faces:
+            return []
+        probabilities = self.classifier.classify([crop for _, crop in faces])
+        return [(box, scores) for (box, _), scores in zip(faces, probabilities)]
 
     def face_record(self, name: str, count: int, index: int, box: tuple, scores) -> dict:
         best = int(scores.argmax())

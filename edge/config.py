@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
 BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
+# The detector box grown by this fraction of its size on each side frames a face as FER2013's crops do, the
+# framing the model learned (median of ferplus-4class/validation; experiments/framing_check.py).
+CROP_MARGIN = 0.075
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
@@ -307,9 +310,9 @@ class EdgeConfig(Strict):
     )
     edgetpu_fallback_to_cpu: bool = False
     model: Path = BUNDLED_MODEL
-    crop_margin: float = Field(0.15, ge=0, le=1)  # the face box grows by this fraction of its size per side
+    crop_margin: float = Field(CROP_MARGIN, ge=0, le=1)  # the face box grows by this fraction of its size per side
     # A face box under this height is never classified: no events (edge run), drawn and recorded as "too small"
-    # (edge annotate). Its crop (box plus crop_margin) reaches the 48 px model upscaled from under 36 px, and the
+    # (edge annotate). Its crop (box plus crop_margin) reaches the 48 px model upscaled from about 32 px, and the
     # model reads blur instead of expression (experiments/min_face_check.py measures the accuracy per height).
     min_readable_px: int = Field(28, ge=1)
     threads: int = Field(1, ge=1, le=64)

@@ -3,13 +3,15 @@
 Each run's selected float model is scored as shipped (BatchNorm statistics re-measured on the trainer's
 calibration sample, each face averaged with its mirror image); a combination averages its members'
 probabilities. A teacher helps a student only where it knows something the student does not, so the gain
-of a combination over its best member is the figure to look at (experiments/RESULTS.md, distillation):
+of a combination over its best member is the figure to look at (experiments/RESULTS.md, distillation).
+The runs are scored on the validation split of ``--config``'s data, through its ``model.preprocess``:
 
-    python experiments/ensemble_check.py checkpoints/vgg_teacher checkpoints/a050_s48_bnrecal checkpoints/a050_s48_ft24
+    python experiments/ensemble_check.py checkpoints/ferplus runs/NAME
+    python experiments/ensemble_check.py --config experiments/a050_s48_bnrecal.yaml checkpoints/vgg_teacher ...
 """
 
+import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np  # noqa: E402
@@ -27,8 +29,8 @@ def shipped_probabilities(run: Path, calibration: np.ndarray, images: np.ndarray
     return predict(model, images, flip_average=True)
 
 
-def main(runs: list[str]) -> None:
-    settings = load(Path(__file__).with_name("a050_s48_bnrecal.yaml"))
+def main(config: Path, runs: list[str]) -> None:
+    settings = load(config)
     train, validation = load_split(settings, "train"), load_split(settings, "validation")
     calibration, images = calibration_sample(train, settings), validation.images
     probs = {Path(run).name: shipped_probabilities(Path(run), calibration, images) for run in runs}
@@ -40,4 +42,8 @@ def main(runs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run folders of trainer train")
+    parser.add_argument("--config", type=Path, default=Path(__file__).with_name("ferplus.yaml"), help="the data")
+    arguments = parser.parse_args()
+    main(arguments.config, arguments.runs)

@@ -15,7 +15,7 @@ import numpy as np
 
 from common.errors import UserError
 from edge.classifier import square_crop
-from edge.config import BUNDLED_SAMPLE
+from edge.config import BUNDLED_SAMPLE, CROP_MARGIN
 from edge.detector import FaceDetector
 
 FRAME_W, FRAME_H = 640, 480
@@ -70,5 +70,5 @@ def write_clip(path: Path, faces: int, frames: int) -> Path:
 
 def face_crops(sizes: tuple[int, ...] = (64, 100, 160, 240)) -> list[np.ndarray]:
     """Gray face crops of the sizes a camera delivers, for timing classifiers without the detector."""
-    gray = cv2.cvtColor(sample_face(margin=0.15), cv2.COLOR_BGR2GRAY)
+    gray = cv2.cvtColor(sample_face(margin=CROP_MARGIN), cv2.COLOR_BGR2GRAY)
     return [cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA) for size in sizes]
