@@ -26,7 +26,7 @@ BUNDLED_MODEL = PACKAGE_DIR / "models" / "emotion_int8.tflite"
 BUNDLED_SAMPLE = PACKAGE_DIR / "samples"
 # The detector box grown by this fraction of its size on each side frames a face as FER2013's crops do, the
 # framing the model learned (median of ferplus-4class/validation; experiments/framing_check.py).
-CROP_MARGIN = 0.075
+CROP_MARGIN = 0.08
 
 TopicName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 

@@ -1,7 +1,8 @@
 """Where the default detector looks in a stream's frame: around the faces of recent frames, and at one step of
 a search that rotates over the frame.
 
-A photo gets every pass (``full`` on four squares, ``short`` on the whole: ~19 ms on one thread), which a
+A photo gets every pass (``full`` on four squares, ``short`` on the whole and in a gray surround: six model
+runs, several times one frame's budget on one thread), which a
 640x480 stream at 100 fps cannot afford on every frame. A stream does not need it: its faces stay where
 they were a frame ago. So each frame runs
 

@@ -19,7 +19,7 @@ from common.scores import classification_scores
 from edge.classifier import EmotionClassifier
 from edge.config import BUNDLED_MODEL, EdgeConfig
 
-BOX_HEIGHTS = (12, 16, 20, 24, 28, 32, 42)  # 42 px: a box whose crop (x 1.15) is the full 48 px
+BOX_HEIGHTS = (12, 16, 20, 24, 28, 32, 42)  # 42 px: a box whose crop (x 1.16) is the full 48 px
 
 
 def main(data_dir: Path) -> None:

@@ -48,7 +48,9 @@ def main(data_dir: Path) -> None:
     skip = PhotoJudge(EdgeConfig(detector=DetectorConfig(model="skip")))
     faces, truth = validation_faces(data_dir, judge.labels)
     print(f"{data_dir}/validation: {len(faces)} faces, default config (detector {judge.detector.model})")
-    print("| photo size | faces found | accuracy (missed = wrong) | macro-F1 (missed = wrong) | accuracy of found faces |")
+    print(
+        "| photo size | faces found | accuracy (missed = wrong) | macro-F1 (missed = wrong) | accuracy of found faces |"
+    )
     print("|---|---|---|---|---|")
     for size in SIZES:
         images = [cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC) for face in faces]
@@ -61,7 +63,9 @@ def main(data_dir: Path) -> None:
             flush=True,
         )
     scores = classification_scores(truth, judged(skip, faces), judge.labels)
-    print(f"| `detector.model: skip` (the whole image) | 100% | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} | - |")
+    print(
+        f"| `detector.model: skip` (the whole image) | 100% | {scores['accuracy']:.4f} | {scores['macro_f1']:.4f} | - |"
+    )
 
 
 if __name__ == "__main__":

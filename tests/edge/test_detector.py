@@ -1,10 +1,12 @@
 """Face detection against the bundled models and the bundled (real) sample faces: BlazeFace decoding, the
 regions the multiscale passes look at, and the detectors a config can choose."""
 
+import cv2
 import numpy as np
 import pytest
 
 from edge.detector import (
+    MIN_SCORE,
     SPECS,
     BlazeFace,
     FaceDetector,
@@ -12,6 +14,7 @@ from edge.detector import (
     covering,
     generate_anchors,
     squares,
+    surround,
     tiles,
     weighted_nms,
 )
@@ -128,14 +131,17 @@ def recorded_runs(monkeypatch) -> list:
 
 def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run_per_face(monkeypatch):
     """The cost that keeps a 640x480 stream above 100 fps: a photo gets ``full`` on each of four squares
-    and ``short`` on the whole of it; a stream's frame one step of the search (here ``full``, then ``short``
+    and ``short`` on the whole of it and on it in a gray surround; a stream's frame one step of the search (here ``full``, then ``short``
     on the whole frame) and ``short`` around the face found before."""
     runs = recorded_runs(monkeypatch)
     detector = FaceDetector()
     face, wall = sample_frames()[1], np.full((480, 640, 3), 90, np.uint8)
     whole_frame = (0, 0, 640, 480)
     assert len(detector.detect(face)) == 1
-    assert runs == [(192, (x, y, 384, 384)) for x, y in ((0, 0), (256, 0), (0, 96), (256, 96))] + [(128, whole_frame)]
+    assert runs == [(192, (x, y, 384, 384)) for x, y in ((0, 0), (256, 0), (0, 96), (256, 96))] + [
+        (128, whole_frame),
+        (128, (-320, -320, 1280, 1120)),
+    ]
     runs.clear()
     (first,) = detector.detect(face, stream=True)
     (second,) = detector.detect(face, stream=True)
@@ -147,6 +153,39 @@ def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run
     assert runs == [(192, whole_frame), (128, whole_frame)] + [(192, r) for r in squares(480, 640)] + [
         (192, whole_frame)
     ]
+
+
+def tight_photo(frame: np.ndarray, fraction: float) -> np.ndarray:
+    """The frame's face cut to a square ``fraction`` of its box's height (under 1: cut at chin and hair), as a
+    192 px photo: a profile picture, a dataset's face crop."""
+    (face,) = FaceDetector("full").detect(frame)
+    x, y, w, h = face.box
+    side, centre_x, centre_y = h * fraction, x + w / 2, y + h / 2
+    crop = frame[
+        int(centre_y - side / 2) : int(centre_y + side / 2), int(centre_x - side / 2) : int(centre_x + side / 2)
+    ]
+    return cv2.resize(crop, (192, 192), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_photo_cut_inside_the_face_is_found_in_a_gray_surround(index):
+    """Neither model finds a face that overflows the photo; set in a gray border, ``short`` does."""
+    photo = tight_photo(sample_frames()[index], 0.8)
+    short = BlazeFace("short", MIN_SCORE["short"], 1)
+    assert len(short.look(photo, (0, 0, 192, 192))[1]) == 0
+    (face,) = FaceDetector().detect(photo)
+    x, y, w, h = face.box
+    assert w >= 170 and h >= 170 and 0 <= x and 0 <= y and x + w <= 192 and y + h <= 192
+
+
+def test_a_surround_regions_boxes_are_in_the_frames_pixels():
+    """The same face seen whole and in the surround: one box, in the photo's coordinates, both times."""
+    photo = tight_photo(sample_frames()[0], 1.0)
+    short = BlazeFace("short", MIN_SCORE["short"], 1)
+    assert surround(192, 192) == ((-96, -96, 384, 384),) and surround(480, 640) == ((-320, -320, 1280, 1120),)
+    whole_box, _ = weighted_nms(*short.look(photo, (0, 0, 192, 192)), 0.3)[0]
+    surround_box, _ = weighted_nms(*short.look(photo, surround(192, 192)[0]), 0.3)[0]
+    assert np.allclose(whole_box, surround_box, atol=16)  # a mapping slip would be off by ~96 px or 2x
 
 
 def test_small_faces_adds_the_tiles_to_a_streams_search():
