@@ -80,7 +80,7 @@ class PhotoJudge:
             self.face_record(path.name, len(faces), index, box, scores) for index, (box, scores) in enumerate(faces)
         ]
 
-    def faces(self, image) -> list[tuple[tuple, np.ndarray]]:
+    def faces(self, image: np.ndarray) -> list[tuple[tuple, np.ndarray]]:
         """(box, class probabilities) of each face in a BGR image, best detection first."""
         faces = face_crops(image, self.detector.detect(image), self.margin)
         if not faces:

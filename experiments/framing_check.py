@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.media import IMAGE_SUFFIXES
 from common.scores import classification_scores
+from edge.bench.accuracy import load_dataset_as
 from edge.classifier import EmotionClassifier, square_crop
 from edge.config import BUNDLED_MODEL
 from edge.detector import FaceDetector
@@ -30,16 +30,6 @@ from edge.detector import FaceDetector
 SCALE = 4  # 48 px -> 192 px: inside both models' range for a tight face
 BORDER = 0.5  # of the upscaled crop's side, on every side
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
-
-
-def validation_faces(data_dir: Path, labels: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-    images, truth = [], []
-    for label, name in enumerate(labels):
-        folder = data_dir / "validation" / name
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            images.append(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-            truth.append(label)
-    return images, np.array(truth)
 
 
 def framed(face: np.ndarray) -> np.ndarray:
@@ -53,7 +43,7 @@ def framed(face: np.ndarray) -> np.ndarray:
 def main(data_dir: Path) -> None:
     classifier = EmotionClassifier(BUNDLED_MODEL)
     detector = FaceDetector()
-    images, truth = validation_faces(data_dir, classifier.labels)
+    images, truth = load_dataset_as(data_dir / "validation", classifier.labels)
     boxes = []
     for face in images:
         found = detector.detect(framed(face))

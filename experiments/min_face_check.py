@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.media import IMAGE_SUFFIXES
 from common.scores import classification_scores
+from edge.bench.accuracy import load_dataset_as
 from edge.classifier import EmotionClassifier
 from edge.config import BUNDLED_MODEL, EdgeConfig
 
@@ -25,19 +25,14 @@ BOX_HEIGHTS = (12, 16, 20, 24, 28, 32, 42)  # 42 px: a box whose crop (x 1.16) i
 def main(data_dir: Path) -> None:
     classifier = EmotionClassifier(BUNDLED_MODEL)
     margin = EdgeConfig().crop_margin
-    images, truth = [], []
-    for label, name in enumerate(classifier.labels):
-        folder = data_dir / "validation" / name
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            images.append(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-            truth.append(label)
+    images, truth = load_dataset_as(data_dir / "validation", classifier.labels)
     print(f"{len(images)} validation faces; crop = box x {1 + 2 * margin:.2f}")
     print("| box height (px) | crop (px) | accuracy | macro-F1 |\n|---|---|---|---|")
     for height in BOX_HEIGHTS:
         side = min(round(height * (1 + 2 * margin)), 48)
         small = [cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA) for image in images]
         predicted = np.concatenate([classifier.classify([crop]).argmax(axis=1) for crop in small])
-        scores = classification_scores(np.array(truth), predicted, classifier.labels)
+        scores = classification_scores(truth, predicted, classifier.labels)
         print(f"| {height} | {side} | {scores['accuracy']:.3f} | {scores['macro_f1']:.3f} |")
 
 

@@ -16,22 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.media import IMAGE_SUFFIXES
 from common.scores import classification_scores
 from edge.batch import PhotoJudge
+from edge.bench.accuracy import load_dataset_as
 from edge.config import DetectorConfig, EdgeConfig
 
 SIZES = (48, 96, 192, 384)
-
-
-def validation_faces(data_dir: Path, labels: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
-    images, truth = [], []
-    for label, name in enumerate(labels):
-        folder = data_dir / "validation" / name
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-            images.append(cv2.imread(str(path)))
-            truth.append(label)
-    return images, np.array(truth)
 
 
 def judged(judge: PhotoJudge, images: list[np.ndarray]) -> np.ndarray:
@@ -46,7 +36,8 @@ def judged(judge: PhotoJudge, images: list[np.ndarray]) -> np.ndarray:
 def main(data_dir: Path) -> None:
     judge = PhotoJudge(EdgeConfig())
     skip = PhotoJudge(EdgeConfig(detector=DetectorConfig(model="skip")))
-    faces, truth = validation_faces(data_dir, judge.labels)
+    gray, truth = load_dataset_as(data_dir / "validation", judge.labels)
+    faces = [cv2.cvtColor(face, cv2.COLOR_GRAY2BGR) for face in gray]
     print(f"{data_dir}/validation: {len(faces)} faces, default config (detector {judge.detector.model})")
     print(
         "| photo size | faces found | accuracy (missed = wrong) | macro-F1 (missed = wrong) | accuracy of found faces |"

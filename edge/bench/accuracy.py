@@ -55,6 +55,16 @@ def load_dataset(root: Path) -> tuple[list[str], list[np.ndarray], np.ndarray]:
     return classes, images, np.asarray(truth)
 
 
+def load_dataset_as(root: Path, labels: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """``load_dataset`` with each true class as an index into a model's ``labels`` (its output order); a
+    class folder the model has no label for is a one-line error."""
+    classes, images, truth = load_dataset(root)
+    missing = sorted(set(classes) - set(labels))
+    if missing:
+        raise UserError(f"--data {root}: classes {', '.join(missing)} are not among the model's labels")
+    return images, np.array([labels.index(classes[index]) for index in truth])
+
+
 def predict(classifier: EmotionClassifier, images: list[np.ndarray], classes: list[str]) -> np.ndarray:
     """Each image's predicted class as an index into ``classes``; -1 for a label the data does not have."""
     wanted = {name.lower(): index for index, name in enumerate(classes)}

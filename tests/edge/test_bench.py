@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from common.scores import classification_scores as scores
+from edge.bench.accuracy import load_dataset_as
 from edge.classifier import EmotionClassifier
 from edge.cli import main
 from edge.config import BUNDLED_MODEL
@@ -239,3 +241,13 @@ def test_a_source_without_one_readable_frame_is_one_line_not_a_table_of_zeros(tm
     assert main(["bench", "--source", str(tmp_path / "faces"), "--repeats", "10"]) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error == f"edge: error: {tmp_path / 'faces'}: no frame could be read (1 unreadable)"
+
+
+def test_a_dataset_loads_with_its_classes_in_a_models_label_order(tmp_path):
+    """The experiments' loader: each true class is an index into the model's labels, whatever the folder
+    order; a class folder the model cannot name is a one-line error."""
+    make_dataset(tmp_path / "data", per_class=2, classes=("surprise", "happy"), splits=("validation",))
+    images, truth = load_dataset_as(tmp_path / "data" / "validation", LABELS)
+    assert len(images) == 4 and sorted(truth.tolist()) == [0, 0, 3, 3]
+    with pytest.raises(UserError, match="surprise are not among the model's labels"):
+        load_dataset_as(tmp_path / "data" / "validation", ["happy", "sad"])
