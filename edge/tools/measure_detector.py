@@ -11,8 +11,8 @@ Each is placed in a 640x480 frame on a smooth random texture at a random positio
 when it is larger), rotated in-plane by -20, -10, 0, 10 or 20 degrees, under three lighting levels (dark,
 as shot, bright and flat), mirrored or not: every combination once per 30 frames. ``full`` means a face as
 tall as the frame. A face counts as found when a detection's centre lies in its box and they overlap with
-IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, and crops of the
-portrait away from its face, scaled up) count every detection as false. Time is ``FaceDetector.detect``
+IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, crops of the
+portrait away from its face, scaled up, and real hands, ``edge/tools/hands``) count every detection as false. Time is ``FaceDetector.detect``
 per frame on one thread, the CPU time of that thread (robust to a busy machine).
 
 A photo detector sees each frame on its own (``--frames`` per framing and face height, median time). A
@@ -53,6 +53,7 @@ from edge.detector import FaceDetector
 from edge.tracker import iou_xywh
 
 PORTRAIT = BUNDLED_SAMPLE / "astronaut_2.jpg"
+HANDS = Path(__file__).with_name("hands")  # photos of hands cut out on transparency (see its README)
 PORTRAIT_AREA = (78, 0, 482, 480)  # x, y, w, h of the portrait in that frame (the rest is a gray border)
 PORTRAIT_FACE = (244, 68, 92, 92)  # the face in it: both BlazeFace models' box (tests/edge/test_measure_detector.py)
 FACE_HEIGHTS = (24, 32, 48, 64, 96, 128, 192, 256, 400, FRAME_H)
@@ -180,12 +181,23 @@ def face_clip(framing: str, height: int, index: int, frames: int, seed: int = 0)
 
 
 def face_free_frames(count: int, seed: int = 0):
-    """Frames without a face: textures, patterns, poster-like text and the portrait's face-free parts."""
+    """(kind, frame) of frames without a face: textures, patterns, poster-like text, the portrait's face-free
+    parts and hands, the kinds in turn."""
     rng = np.random.default_rng(seed)
-    portrait = read_portrait()
-    makers = (background, stripes, checkerboard, blobs, poster, lambda r: portrait_part(portrait, r))
+    portrait, photos = read_portrait(), read_hands()
+    makers = {
+        "texture": background,
+        "stripes": stripes,
+        "checkerboard": checkerboard,
+        "blobs": blobs,
+        "poster": poster,
+        "portrait part": lambda r: portrait_part(portrait, r),
+        "hands": lambda r: hands(photos, r),
+    }
+    kinds = list(makers)
     for index in range(count):
-        yield makers[index % len(makers)](rng)
+        kind = kinds[index % len(kinds)]
+        yield kind, makers[kind](rng)
 
 
 def face_free_clip(scene: np.ndarray, index: int, frames: int, seed: int = 0):
@@ -270,6 +282,36 @@ def portrait_part(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(portrait[y : y + part_h, x : x + part_w], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
 
 
+def read_hands() -> list[np.ndarray]:
+    """The bundled hand photos, BGR with alpha."""
+    paths = sorted(HANDS.glob("*.webp"))
+    photos = [cv2.imread(str(path), cv2.IMREAD_UNCHANGED) for path in paths]
+    for path, photo in zip(paths, photos):
+        if photo is None or photo.ndim != 3 or photo.shape[2] != 4:
+            raise UserError(f"{path}: bundled hand photo unreadable or without transparency")
+    if not photos:
+        raise UserError(f"{HANDS}: bundled hand photos missing")
+    return photos
+
+
+def hands(photos: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One to three real hands (open or a fist, palm or back, either hand) 80-460 px long, at any angle and
+    lighting, on a texture: skin, fingers and knuckles with no face, what people wave at a camera."""
+    frame = background(rng).astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        photo = photos[int(rng.integers(0, len(photos)))]
+        photo = photo[:, ::-1] if rng.integers(0, 2) else photo
+        colour = relit(np.ascontiguousarray(photo[..., :3]), list(LIGHTING)[int(rng.integers(0, len(LIGHTING)))])
+        height, width = photo.shape[:2]
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-180, 180), rng.uniform(80, 460) / width)
+        matrix[:, 2] += (rng.uniform(0, FRAME_W) - width / 2, rng.uniform(0, FRAME_H) - height / 2)
+        layer = cv2.warpAffine(colour, matrix, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR).astype(np.float32)
+        alpha = np.ascontiguousarray(photo[..., 3])
+        cover = cv2.warpAffine(alpha, matrix, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR)[..., None] / 255.0
+        frame = layer * cover + frame * (1 - cover)
+    return frame.round().astype(np.uint8)
+
+
 def found(detections, truth: tuple) -> bool:
     x, y, w, h = truth
     for detection in detections:
@@ -297,7 +339,8 @@ def clip_cells(clips: int, frames: int):
 def measure(detector: FaceDetector, cells, face_free_clips, stream: bool, warm_up: int = 0) -> dict:
     """Over each cell's clips (``photo_cells`` or ``clip_cells``), the fraction of frames after the first
     ``warm_up`` of each clip in which the face is found, overall and per rotation and lighting over faces >=
-    ``CONDITION_FROM`` px; false detections per face-free frame; CPU ms per frame of the one detecting thread
+    ``CONDITION_FROM`` px; false detections per face-free frame, and their count by kind of frame
+    (``face_free_clips`` yields (kind, clip)); CPU ms per frame of the one detecting thread
     (what a core would spend; on a shared machine the wall clock would time the neighbours too). Each clip
     is a new stream for the detector."""
     coverage, conditions, timings, others = {}, {}, [], []
@@ -315,16 +358,18 @@ def measure(detector: FaceDetector, cells, face_free_clips, stream: bool, warm_u
                     for name in condition if height >= CONDITION_FROM else ():
                         conditions.setdefault(name, []).append(hits[-1])
         coverage[framing, height] = float(np.mean(hits))
-    false = frames = 0
-    for clip in face_free_clips:
+    false_by_kind, frames = {}, 0
+    for kind, clip in face_free_clips:
         detector.new_stream()
         for frame in clip:
-            false += len(detector.detect(frame, stream))
+            false_by_kind[kind] = false_by_kind.get(kind, 0) + len(detector.detect(frame, stream))
             frames += 1
+    false = sum(false_by_kind.values())
     return {
         "coverage": coverage,
         "false_per_frame": false / max(frames, 1),
         "false": false,
+        "false_by_kind": false_by_kind,
         "others_per_frame": float(np.mean(others)),
         "conditions": {name: float(np.mean(hits)) for name, hits in conditions.items()},
         "ms_median": 1000 * statistics.median(timings),
@@ -334,12 +379,15 @@ def measure(detector: FaceDetector, cells, face_free_clips, stream: bool, warm_u
 
 
 def measure_photos(detector: FaceDetector, frames_per_height: int, face_free: int) -> dict:
-    return measure(detector, photo_cells(frames_per_height), ([frame] for frame in face_free_frames(face_free)), False)
+    face_free_photos = ((kind, [frame]) for kind, frame in face_free_frames(face_free))
+    return measure(detector, photo_cells(frames_per_height), face_free_photos, False)
 
 
 def measure_stream(detector: FaceDetector, clips: int, clip_frames: int, face_free: int) -> dict:
     """As a camera is used: every clip a new stream, its first cycle of the detector's search not counted."""
-    face_free_clips = (face_free_clip(scene, i, clip_frames) for i, scene in enumerate(face_free_frames(face_free)))
+    face_free_clips = (
+        (kind, face_free_clip(scene, i, clip_frames)) for i, (kind, scene) in enumerate(face_free_frames(face_free))
+    )
     warm_up = detector.search_frames(FRAME_H, FRAME_W)
     return measure(detector, clip_cells(clips, clip_frames), face_free_clips, True, warm_up)
 
@@ -402,8 +450,24 @@ def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
         "",
         f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings "
         "(streams: frames after the first cycle).",
+        "",
+        *false_table(results, args),
     ]
     return "\n".join(lines)
+
+
+def false_table(results: dict, args: argparse.Namespace) -> list[str]:
+    """False detections counted by kind of face-free frame: which scenes fool which detector."""
+    kinds = list(dict.fromkeys(kind for result in results.values() for kind in result["false_by_kind"]))
+    lines = [f"| detector | {' | '.join(kinds)} |", "|---|" + "---|" * len(kinds)]
+    for name, result in results.items():
+        lines.append(f"| {name} | " + " | ".join(str(result["false_by_kind"].get(k, "-")) for k in kinds) + " |")
+    return [
+        *lines,
+        "",
+        f"False detections by kind of face-free frame, the {args.face_free} frames (photos) or clips of "
+        f"{args.clip_frames} frames (streams) shared out among the kinds in turn.",
+    ]
 
 
 def detector_names(text: str) -> list[str]:

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.bench.stream import background
 from edge.detector import SPECS, BlazeFace, FaceDetector
 from edge.tools.measure_detector import (
     DRIFT_PX,
@@ -16,8 +17,12 @@ from edge.tools.measure_detector import (
     PORTRAIT_FACE,
     face_clip,
     face_frames,
+    face_free_clip,
+    face_free_frames,
     found,
+    hands,
     main,
+    read_hands,
 )
 from edge.tracker import iou_xywh
 
@@ -55,6 +60,8 @@ def test_multiscale_finds_faces_from_48_px_to_the_full_frame_where_full_alone_do
         r"over 2 clips of 12 frames per framing .* \(multiscale-stream: 6 frames, full-stream: 1 frame\)", printed
     )
     assert "over 12 face-free clips of 12 frames" in printed
+    kinds = "| detector | texture | stripes | checkerboard | blobs | poster | portrait part | hands |"
+    assert kinds in printed.splitlines()
 
 
 def test_a_clip_stands_still_or_drifts_on_one_backdrop():
@@ -64,6 +71,25 @@ def test_a_clip_stands_still_or_drifts_on_one_backdrop():
     assert np.hypot(x1 - x0, y1 - y0) == pytest.approx(9 * DRIFT_PX)
     corner = [frame[:8, :8] for frame, _, _ in still]  # the backdrop, far from a face in the middle
     assert all((c == corner[0]).all() for c in corner)
+
+
+def test_face_free_frames_take_every_kind_in_turn_real_hands_among_them():
+    kinds = [kind for kind, _ in face_free_frames(14)]
+    assert kinds[:7] == kinds[7:] and kinds[-1] == "hands" and len(set(kinds)) == 7
+    photos = read_hands()
+    assert len(photos) == 8 and all(photo[..., 3].min() == 0 and photo[..., 3].max() == 255 for photo in photos)
+    for seed in range(4):  # one to three cut-out hands on the texture the same generator would draw
+        frame, texture = hands(photos, np.random.default_rng(seed)), background(np.random.default_rng(seed))
+        assert 0.002 < (frame != texture).any(-1).mean() < 0.8
+
+
+def test_the_default_detector_finds_no_face_in_frames_of_hands():
+    scenes = [scene for kind, scene in face_free_frames(7 * 6) if kind == "hands"]
+    detector = FaceDetector()
+    assert sum(len(detector.detect(scene)) for scene in scenes) == 0  # as photos
+    for index, scene in enumerate(scenes):  # as a stream: still or panning, the whole search cycle
+        detector.new_stream()
+        assert sum(len(detector.detect(frame, True)) for frame in face_free_clip(scene, index, 8)) == 0
 
 
 @pytest.mark.parametrize("model", sorted(SPECS))
