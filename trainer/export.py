@@ -29,6 +29,7 @@ from trainer.model import batch_one, with_flip_average
 from trainer.model_card import write_model_card
 from trainer.pipeline import Split, load_split
 from trainer.runs import WEIGHTS, load_float, load_qat, matching_run
+from trainer.tf_runtime import quiet_converter
 from trainer.tflite import (
     INT8_INPUT_DESCRIPTION,
     edgetpu_shape_problems,
@@ -68,11 +69,13 @@ def convert_int8(model, calibration: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.uint8
-    return strip_names(converter.convert())
+    with quiet_converter():
+        return strip_names(converter.convert())
 
 
 def convert_float(model) -> bytes:
-    return strip_names(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with quiet_converter():
+        return strip_names(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
 def check_edgetpu_compatible(path: Path, shipped: Path) -> list[str]:

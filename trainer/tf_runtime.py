@@ -10,6 +10,10 @@ back and replays every captured line except those known ones, so a real error (a
 driver fails) still shows. The cuInit failure counts as noise only next to "Could not find cuda drivers":
 there is no driver, so there is nothing CUDA could have done.
 
+The TFLite converter does the same during ``trainer export``: its calibrator prints "fully_quantize: 0,
+inference_type: 6, ..." from C++, and a Python warning that the uint8 input has no statistics (it has: the
+quantization-aware model carries them). ``quiet_converter`` filters those the same way.
+
 oneDNN stays on (``TF_ENABLE_ONEDNN_OPTS`` is left to the user): turning it off can change float results in
 the last bits, and the shipped model must rebuild byte for byte from its run folder; only its notice goes.
 """
@@ -20,6 +24,9 @@ import os
 import re
 import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Each applies only where the user has not set it: a variable set by hand is theirs.
 ENVIRONMENT = {
@@ -37,6 +44,8 @@ NOISE = (
     NO_CUDA_DRIVER,
 )
 CUINIT_FAILED = re.compile(r"^E\d{4} .*\] failed call to cuInit: ")
+CONVERTER_NOISE = (re.compile(r"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "),)
+UNCALIBRATED_INPUT_WARNING = "Statistics for quantized inputs were expected, but not specified"
 
 
 def set_environment() -> None:
@@ -44,15 +53,35 @@ def set_environment() -> None:
         os.environ.setdefault(name, value)
 
 
-def kept_lines(captured: str) -> list[str]:
-    """The captured stderr lines worth showing: all but the known CPU-only start-up noise."""
+def kept_lines(captured: str, noise: tuple[re.Pattern, ...] = NOISE) -> list[str]:
+    """The captured stderr lines worth showing: all but the known ``noise`` (by default the CPU-only start-up
+    lines)."""
     lines = captured.splitlines()
     no_driver = any(NO_CUDA_DRIVER.match(line) for line in lines)
     return [
         line
         for line in lines
-        if not (any(pattern.match(line) for pattern in NOISE) or (no_driver and CUINIT_FAILED.match(line)))
+        if not (any(pattern.match(line) for pattern in noise) or (no_driver and CUINIT_FAILED.match(line)))
     ]
+
+
+@contextmanager
+def filtered_stderr(noise: tuple[re.Pattern, ...]) -> Iterator[None]:
+    """Run the block with file descriptor 2 (C++ logging writes there, below Python) sent to a temporary
+    file, then show every line of it that is not ``noise``, also when the block raised."""
+    with tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in kept_lines(captured.read().decode("utf-8", errors="replace"), noise):
+                print(line, file=sys.stderr)
 
 
 def load_tensorflow() -> None:
@@ -61,18 +90,15 @@ def load_tensorflow() -> None:
     if "tensorflow" in sys.modules:
         return
     set_environment()
-    with tempfile.TemporaryFile() as captured:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow as tf
+    with filtered_stderr(NOISE):
+        import tensorflow as tf
 
-            tf.config.list_physical_devices()
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in kept_lines(captured.read().decode("utf-8", errors="replace")):
-                print(line, file=sys.stderr)
+        tf.config.list_physical_devices()
+
+
+@contextmanager
+def quiet_converter() -> Iterator[None]:
+    """Around ``TFLiteConverter.convert``: its known chatter left out, anything else it prints shown."""
+    with warnings.catch_warnings(), filtered_stderr(CONVERTER_NOISE):
+        warnings.filterwarnings("ignore", message=UNCALIBRATED_INPUT_WARNING, category=UserWarning)
+        yield

@@ -1,9 +1,11 @@
 """TensorFlow's start-up noise stays off a CPU-only machine's terminal; anything else it prints still shows."""
 
+import os
 import subprocess
 import sys
+import warnings
 
-from trainer.tf_runtime import kept_lines
+from trainer.tf_runtime import kept_lines, quiet_converter
 
 PRE_INIT = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
 ONEDNN = (
@@ -26,6 +28,19 @@ def test_only_the_known_cpu_only_lines_are_left_out():
     other = "E0000 00:00:1.0   1 some_op.cc:9] a real error"
     assert kept_lines("\n".join([PRE_INIT, ONEDNN, NO_DRIVER, CUINIT, other, PRE_INIT, NO_DRIVER])) == [other]
     assert kept_lines(CUINIT) == [CUINIT]  # a driver is there and CUDA still fails: that is worth seeing
+
+
+def test_the_converters_chatter_is_left_out_and_anything_else_it_prints_shows(capfd):
+    chatter = b"fully_quantize: 0, inference_type: 6, input_inference_type: UINT8, output_inference_type: UINT8\n"
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        with quiet_converter():  # what TFLiteConverter.convert prints during an int8 export, from C++ and Python
+            os.write(2, chatter)
+            warnings.warn("Statistics for quantized inputs were expected, but not specified; continuing.", stacklevel=1)
+            os.write(2, b"E0000 00:00:1.0   1 quantize.cc:9] a real error\n")
+            warnings.warn("a real warning", stacklevel=1)
+    assert capfd.readouterr().err.splitlines() == ["E0000 00:00:1.0   1 quantize.cc:9] a real error"]
+    assert [str(warning.message) for warning in shown] == ["a real warning"]
 
 
 def test_a_trainer_command_running_tensorflow_prints_only_its_own_line(tmp_path):
