@@ -1,7 +1,9 @@
 """Measure the face detectors on the shipped portraits: coverage by face height, false detections, ms/frame.
 
-Faces: the bundled public-domain NASA portrait (``edge/samples/astronaut_2.jpg``, see its README) framed two
-ways, because cameras and photo collections show both and BlazeFace's two models each see only one well:
+Faces: two public-domain portraits, NASA's of Eileen Collins (``edge/samples/astronaut_2.jpg``) and the US
+Navy's of Grace Hopper (``edge/tools/portraits/grace_hopper.jpg``; see each folder's README), taking turns,
+framed two ways, because cameras and photo collections show both and BlazeFace's two models each see only one
+well:
 
 * ``whole-head``: the portrait with its hair, shoulders and background, scaled so the face is H px tall;
 * ``tight``: the face cut out so that it fills 60, 75 or 90 % of the picture's height (an ID photo, a
@@ -9,11 +11,12 @@ ways, because cameras and photo collections show both and BlazeFace's two models
 
 Each is placed in a 640x480 frame on a smooth random texture at a random position (cut by the frame's edge
 when it is larger), rotated in-plane by -20, -10, 0, 10 or 20 degrees, under three lighting levels (dark,
-as shot, bright and flat), mirrored or not: every combination once per 30 frames. ``full`` means a face as
-tall as the frame. A face counts as found when a detection's centre lies in its box and they overlap with
-IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a poster, crops of the
-portrait away from its face, scaled up, and real hands, ``edge/tools/hands``) count every detection as false. Time is ``FaceDetector.detect``
-per frame on one thread, the CPU time of that thread (robust to a busy machine).
+as shot, bright and flat), mirrored or not: every combination once per 30 frames, and once per portrait per
+60. ``full`` means a face as tall as the frame. A face counts as found when a detection's centre lies in its
+box and they overlap with IoU >= 0.3. Face-free frames (textures, stripes, checkerboards, blobs, text like a
+poster, crops of the portraits away from their faces, scaled up, and real hands, ``edge/tools/hands``) count
+every detection as false. Time is ``FaceDetector.detect`` per frame on one thread, the CPU time of that
+thread (robust to a busy machine).
 
 A photo detector sees each frame on its own (``--frames`` per framing and face height, median time). A
 stream detector (``-stream``) sees clips as a fixed camera would: ``--clips`` per framing and face height,
@@ -52,10 +55,7 @@ from edge.config import BUNDLED_SAMPLE
 from edge.detector import FaceDetector
 from edge.tracker import iou_xywh
 
-PORTRAIT = BUNDLED_SAMPLE / "astronaut_2.jpg"
 HANDS = Path(__file__).with_name("hands")  # photos of hands cut out on transparency (see its README)
-PORTRAIT_AREA = (78, 0, 482, 480)  # x, y, w, h of the portrait in that frame (the rest is a gray border)
-PORTRAIT_FACE = (244, 68, 92, 92)  # the face in it: both BlazeFace models' box (tests/edge/test_measure_detector.py)
 FACE_HEIGHTS = (24, 32, 48, 64, 96, 128, 192, 256, 400, FRAME_H)
 ANGLES = (-20, -10, 0, 10, 20)
 LIGHTING = {"dark": (0.35, 0), "as shot": (1.0, 0), "bright": (0.6, 110)}  # gain, offset
@@ -83,26 +83,50 @@ class Picture:
     face: tuple[int, int, int, int]
 
 
+@dataclass(frozen=True)
+class Portrait:
+    """A shipped public-domain portrait: its file, the part of the file that is the photograph (x, y, w, h; the
+    rest is border) and the face in the file, the box both BlazeFace models find (checked by the tests)."""
+
+    name: str
+    path: Path
+    area: tuple[int, int, int, int]
+    face: tuple[int, int, int, int]
+
+
+PORTRAITS = (
+    Portrait("Collins", BUNDLED_SAMPLE / "astronaut_2.jpg", (78, 0, 482, 480), (244, 68, 92, 92)),
+    Portrait(
+        "Hopper", Path(__file__).with_name("portraits") / "grace_hopper.jpg", (0, 0, 512, 600), (164, 133, 205, 205)
+    ),
+)
+
+
 def angle_name(angle: int) -> str:
     return f"{angle:+d}°" if angle else "0°"
 
 
-def read_portrait() -> np.ndarray:
-    image = cv2.imread(str(PORTRAIT))
-    if image is None:
-        raise UserError(f"{PORTRAIT}: bundled sample image missing or unreadable")
-    x, y, w, h = PORTRAIT_AREA
-    return image[y : y + h, x : x + w]
+def read_portraits() -> list[Picture]:
+    """Each of ``PORTRAITS`` as its photograph and the face box in it."""
+    pictures = []
+    for portrait in PORTRAITS:
+        image = cv2.imread(str(portrait.path))
+        if image is None:
+            raise UserError(f"{portrait.path}: bundled portrait missing or unreadable")
+        x, y, w, h = portrait.area
+        fx, fy, fw, fh = portrait.face
+        pictures.append(Picture(image[y : y + h, x : x + w], (fx - x, fy - y, fw, fh)))
+    return pictures
 
 
-def framed(portrait: np.ndarray, framing: str, index: int) -> Picture:
+def framed(portrait: Picture, framing: str, index: int) -> Picture:
     """The portrait as a whole-head picture, or cut tight around the face at one of ``TIGHTNESS``."""
-    fx, fy, fw, fh = PORTRAIT_FACE[0] - PORTRAIT_AREA[0], PORTRAIT_FACE[1] - PORTRAIT_AREA[1], *PORTRAIT_FACE[2:]
+    fx, fy, fw, fh = portrait.face
     if framing == "whole-head":
-        return Picture(portrait, (fx, fy, fw, fh))
+        return portrait
     side = round(fh / TIGHTNESS[index % len(TIGHTNESS)])
     x0, y0 = fx + fw // 2 - side // 2, fy + fh // 2 - side // 2
-    padded = cv2.copyMakeBorder(portrait, side, side, side, side, cv2.BORDER_REFLECT)
+    padded = cv2.copyMakeBorder(portrait.image, side, side, side, side, cv2.BORDER_REFLECT)
     crop = padded[y0 + side : y0 + 2 * side, x0 + side : x0 + 2 * side]
     return Picture(crop, (fx - x0, fy - y0, fw, fh))
 
@@ -132,10 +156,11 @@ def place(picture: Picture, height: int, angle: float, centre: tuple[float, floa
     return frame, (centre[0] - fw / 2, centre[1] - fh / 2, fw, fh)
 
 
-def variant(portrait: np.ndarray, framing: str, index: int) -> tuple[Picture, int, str]:
-    """The ``index``-th picture of a framing, its rotation and lighting: every angle x lighting x mirror
-    combination in turn (and, tight, every tightness)."""
-    picture = framed(portrait, framing, index)
+def variant(portraits: list[Picture], framing: str, index: int) -> tuple[Picture, int, str, str]:
+    """The ``index``-th picture of a framing, its rotation, lighting and portrait: every angle x lighting x
+    mirror combination in turn (and, tight, every tightness), the portraits taking turns two pictures each."""
+    portrait = (index // 2) % len(portraits)
+    picture = framed(portraits[portrait], framing, index)
     lighting = list(LIGHTING)[index // len(ANGLES) % len(LIGHTING)]
     image = relit(picture.image, lighting)
     if index // (len(ANGLES) * len(LIGHTING)) % 2:
@@ -143,7 +168,7 @@ def variant(portrait: np.ndarray, framing: str, index: int) -> tuple[Picture, in
         picture = Picture(image, (image.shape[1] - picture.face[0] - picture.face[2], *picture.face[1:]))
     else:
         picture = Picture(image, picture.face)
-    return picture, ANGLES[index % len(ANGLES)], lighting
+    return picture, ANGLES[index % len(ANGLES)], lighting, PORTRAITS[portrait].name
 
 
 def centres(height: int) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -153,23 +178,23 @@ def centres(height: int) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def face_frames(framing: str, height: int, count: int, seed: int = 0):
-    """``count`` (frame, face box, (angle, lighting)) of one framing and face height, every angle x lighting x
-    mirror combination in turn, each frame at a new random place on a new backdrop."""
+    """``count`` (frame, face box, (angle, lighting, portrait)) of one framing and face height, every angle x
+    lighting x mirror combination in turn, each frame at a new random place on a new backdrop."""
     rng = np.random.default_rng([seed, height, FRAMINGS.index(framing)])
-    portrait = read_portrait()
+    portraits = read_portraits()
     for index in range(count):
-        picture, angle, lighting = variant(portrait, framing, index)
+        picture, angle, lighting, name = variant(portraits, framing, index)
         xs, ys = centres(height)
         centre = (rng.uniform(*xs), rng.uniform(*ys))
-        yield (*place(picture, height, angle, centre, background(rng)), (angle_name(angle), lighting))
+        yield (*place(picture, height, angle, centre, background(rng)), (angle_name(angle), lighting, name))
 
 
 def face_clip(framing: str, height: int, index: int, frames: int, seed: int = 0):
     """Clip ``index`` of one framing and face height, as a fixed camera sees a person: ``frames`` (frame, face
-    box, (angle, lighting)) on one backdrop, the ``index``-th picture of ``variant``, standing still (even
-    ``index``) or drifting ``DRIFT_PX`` a frame in a random direction, stopped by the frame's edge."""
+    box, (angle, lighting, portrait)) on one backdrop, the ``index``-th picture of ``variant``, standing still
+    (even ``index``) or drifting ``DRIFT_PX`` a frame in a random direction, stopped by the frame's edge."""
     rng = np.random.default_rng([seed, height, FRAMINGS.index(framing), index])
-    picture, angle, lighting = variant(read_portrait(), framing, index)
+    picture, angle, lighting, name = variant(read_portraits(), framing, index)
     xs, ys = centres(height)
     start = np.array([rng.uniform(*xs), rng.uniform(*ys)])
     heading = rng.uniform(0, 2 * np.pi)
@@ -177,21 +202,21 @@ def face_clip(framing: str, height: int, index: int, frames: int, seed: int = 0)
     backdrop = background(rng)
     for frame in range(frames):
         centre = np.clip(start + frame * step, [xs[0], ys[0]], [xs[1], ys[1]])
-        yield (*place(picture, height, angle, tuple(centre), backdrop), (angle_name(angle), lighting))
+        yield (*place(picture, height, angle, tuple(centre), backdrop), (angle_name(angle), lighting, name))
 
 
 def face_free_frames(count: int, seed: int = 0):
     """(kind, frame) of frames without a face: textures, patterns, poster-like text, the portrait's face-free
     parts and hands, the kinds in turn."""
     rng = np.random.default_rng(seed)
-    portrait, photos = read_portrait(), read_hands()
+    portraits, photos = read_portraits(), read_hands()
     makers = {
         "texture": background,
         "stripes": stripes,
         "checkerboard": checkerboard,
         "blobs": blobs,
         "poster": poster,
-        "portrait part": lambda r: portrait_part(portrait, r),
+        "portrait part": lambda r: portrait_part(portraits[int(r.integers(0, len(portraits)))], r),
         "hands": lambda r: hands(photos, r),
     }
     kinds = list(makers)
@@ -265,10 +290,10 @@ def poster(rng: np.random.Generator) -> np.ndarray:
     return frame
 
 
-def portrait_part(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A part of the portrait that holds none of the face (suit, flag, background), scaled to the frame."""
-    fx, fy, fw, fh = PORTRAIT_FACE[0] - PORTRAIT_AREA[0], PORTRAIT_FACE[1] - PORTRAIT_AREA[1], *PORTRAIT_FACE[2:]
-    height, width = portrait.shape[:2]
+def portrait_part(portrait: Picture, rng: np.random.Generator) -> np.ndarray:
+    """A part of a portrait that holds none of the face (suit, uniform, flag, background), scaled to the frame."""
+    fx, fy, fw, fh = portrait.face
+    height, width = portrait.image.shape[:2]
     regions = [
         (0, fy + fh + fh // 2, width, height),
         (0, 0, max(fx - fw // 2, 1), height),
@@ -279,7 +304,7 @@ def portrait_part(portrait: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     part_h = int(rng.integers(max((y2 - y1) // 3, 1), y2 - y1 + 1))
     x = int(rng.integers(x1, x2 - part_w + 1))
     y = int(rng.integers(y1, y2 - part_h + 1))
-    return cv2.resize(portrait[y : y + part_h, x : x + part_w], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(portrait.image[y : y + part_h, x : x + part_w], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)
 
 
 def read_hands() -> list[np.ndarray]:
@@ -440,7 +465,7 @@ def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
     results = {**photos, **streams}
     names = [
         name
-        for name in [*map(angle_name, ANGLES), *LIGHTING]
+        for name in [*map(angle_name, ANGLES), *LIGHTING, *(portrait.name for portrait in PORTRAITS)]
         if all(name in result["conditions"] for result in results.values())
     ]
     lines += [f"| detector | {' | '.join(names)} |", "|---|" + "---|" * len(names)]
@@ -448,7 +473,7 @@ def markdown(photos: dict, streams: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{100 * result['conditions'][c]:.1f} %" for c in names) + " |")
     lines += [
         "",
-        f"Coverage by in-plane rotation and by lighting, faces {CONDITION_FROM} px and taller, both framings "
+        f"Coverage by in-plane rotation, lighting and portrait, faces {CONDITION_FROM} px and taller, both framings "
         "(streams: frames after the first cycle).",
         "",
         *false_table(results, args),

@@ -13,8 +13,7 @@ from edge.tools.measure_detector import (
     DRIFT_PX,
     FACE_HEIGHTS,
     FRAMINGS,
-    PORTRAIT,
-    PORTRAIT_FACE,
+    PORTRAITS,
     face_clip,
     face_frames,
     face_free_clip,
@@ -93,10 +92,17 @@ def test_the_default_detector_finds_no_face_in_frames_of_hands():
 
 
 @pytest.mark.parametrize("model", sorted(SPECS))
-def test_the_portraits_face_box_is_what_both_models_find(model):
-    boxes, scores = BlazeFace(model, 0.8, 1).candidates(cv2.imread(str(PORTRAIT)))
+@pytest.mark.parametrize("portrait", PORTRAITS, ids=lambda portrait: portrait.name)
+def test_each_portraits_face_box_is_what_both_models_find(model, portrait):
+    boxes, scores = BlazeFace(model, 0.7, 1).candidates(cv2.imread(str(portrait.path)))
     x1, y1, x2, y2 = boxes[scores.argmax()]
-    assert iou_xywh((x1, y1, x2 - x1, y2 - y1), PORTRAIT_FACE) > 0.8
+    assert iou_xywh((x1, y1, x2 - x1, y2 - y1), portrait.face) > 0.8
+
+
+def test_the_portraits_take_turns_through_every_rotation_and_lighting():
+    conditions = [condition for _, _, condition in face_frames("tight", 96, 60)]
+    assert len(set(conditions)) == 5 * 3 * 2  # every angle x lighting for each portrait (twice: mirrored or not)
+    assert {name for _, _, name in conditions} == {portrait.name for portrait in PORTRAITS}
 
 
 def test_bad_arguments_are_one_line(tmp_path, capsys):
