@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from edge.runtime import load_interpreter
-from edge.stream_plan import Region, StreamPlan
+from edge.stream_plan import Region, StreamPlan, follow_region
 from edge.tracker import iou_xywh
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -239,10 +239,12 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class Pass:
-    """One model run over each region of a frame."""
+    """One model run over each region of a frame; ``confirmed``: its faces count only once ``short``
+    around them agrees (``FaceDetector._confirmed``)."""
 
     model: BlazeFace
     regions: Callable[[int, int], tuple[Region, ...]]
+    confirmed: bool = False
 
     def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.model.look(frame_bgr, region) for region in self.regions(*frame_bgr.shape[:2])]
@@ -251,7 +253,10 @@ class Pass:
 # Each pass's score threshold, measured (docs/detector.md): ``short`` scores textures, posters and
 # checkerboards up to ~0.7; ``full`` stays under ~0.5 on whole frames, but the closer it looks the higher it
 # scores random texture: up to ~0.6 in squares, ~0.7 in tiles. ``short`` around a followed face keeps its own.
-MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7}
+# ``confirm``: ``short`` around a face ``full`` found, as a second opinion. ``full`` takes some fists, blobs
+# and textures for faces at 0.6-0.64, where ``short`` around them scores at most ~0.3; around true faces of
+# 24 px and more it scores 0.75 and above.
+MIN_SCORE = {"full": 0.5, "short": 0.75, "squares": 0.6, "tiles": 0.7, "confirm": 0.5}
 FULL = ("full", whole, "full")  # a pass: (model, regions, its threshold in MIN_SCORE)
 SQUARES = ("full", squares, "squares")
 SHORT = ("short", whole, "short")
@@ -265,6 +270,7 @@ PLANS = {  # detector -> its passes on a photo (and on a stream's frame, but for
 }
 STREAM_SEARCH = (FULL, SHORT, SQUARES)  # multiscale on a stream: the passes its search visits, one region a frame
 FOLLOW = ("short", "short")  # ... and the model (and threshold) that looks again around each face it found
+CONFIRM = ("short", "confirm")  # multiscale: the model that must agree, around it, with each face ``full`` finds
 
 
 class FaceDetector:
@@ -279,6 +285,9 @@ class FaceDetector:
       photo's cost (six model runs) would take a 640x480 pipeline far below 100 fps on one thread, so
       there a ``StreamPlan`` (edge/stream_plan.py) spends about two: ``short`` around each face found in
       the last frames, and one region of a search that rotates over the frame (``STREAM_SEARCH``).
+    * A face that ``full`` finds in a ``multiscale`` pass (a photo's squares or tiles, a stream's search step)
+      counts only when ``short`` on a square three times its height around it finds it too: ``full``
+      takes some fists and blobs for faces, ``short`` seen that close does not (docs/detector.md).
     * ``small_faces``: adds ``full`` on twelve smaller tiles, for faces down to ~32 px in 640x480: on a
       photo in every frame (several times the cost, hence a switch), on a stream as twelve more steps of
       the search.
@@ -311,11 +320,18 @@ class FaceDetector:
                 models[name, threshold] = BlazeFace(name, threshold, threads)
             return models[name, threshold]
 
-        self.passes = [Pass(blazeface(name, kind), regions) for name, regions, kind in PLANS[model] + extra]
+        confirming = model == "multiscale"
+        self.confirm = blazeface(*CONFIRM) if confirming else None
+        self.passes = [
+            Pass(blazeface(name, kind), regions, confirming and name == "full")
+            for name, regions, kind in PLANS[model] + extra
+        ]
         self.stream_plan: StreamPlan | None = None  # None: a stream's frame gets the photo's passes
+        self.full_models: set[BlazeFace] = set()  # a stream's search steps whose new faces need confirming
         if model == "multiscale":
             search = [(blazeface(name, kind), regions) for name, regions, kind in STREAM_SEARCH + extra]
             self.stream_plan = StreamPlan(search, blazeface(*FOLLOW))
+            self.full_models = {blazeface(name, kind) for name, _, kind in STREAM_SEARCH + extra if name == "full"}
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
@@ -324,13 +340,17 @@ class FaceDetector:
         if self.model == "skip":
             return [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
         if not (stream and self.stream_plan):
-            return self._merged(
-                [pair for one_pass in self.passes for pair in one_pass.candidates(frame_bgr)], height, width
-            )
+            found = []
+            for one_pass in self.passes:
+                candidates = one_pass.candidates(frame_bgr)
+                found += self._confirmed(frame_bgr, candidates) if one_pass.confirmed else candidates
+            return self._merged(found, height, width)
         following, (model, region) = self.stream_plan.runs(height, width)
         found = self._merged([follow.look(frame_bgr, around) for follow, around in following], height, width)
         searched = self._merged([model.look(frame_bgr, region)], height, width)
         new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
+        if model in self.full_models:
+            new = [face for face in new if self._agrees(frame_bgr, face)]
         detections = sorted(found + new, key=lambda face: -face.score)
         self.stream_plan.update([detection.box for detection in detections])
         return detections
@@ -343,6 +363,24 @@ class FaceDetector:
     def search_frames(self, height: int, width: int) -> int:
         """Frames a stream's search takes to look at every region of a frame this size once (1 without one)."""
         return len(self.stream_plan.cycle(height, width)) if self.stream_plan else 1
+
+    def _confirmed(
+        self, frame_bgr: np.ndarray, candidates: list[tuple[np.ndarray, np.ndarray]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """A ``full`` pass's candidates merged into faces, only those ``short`` agrees with kept, as
+        candidates (x1, y1, x2, y2 boxes and scores) for the frame's one merge."""
+        faces = self._merged(candidates, *frame_bgr.shape[:2])
+        return [
+            (np.array([[x, y, x + w, y + h]], dtype=np.float32), np.array([face.score], dtype=np.float32))
+            for face in faces
+            if self._agrees(frame_bgr, face)
+            for x, y, w, h in [face.box]
+        ]
+
+    def _agrees(self, frame_bgr: np.ndarray, face: Detection) -> bool:
+        """Whether ``short`` on a square three times the face's height around it finds the same face."""
+        boxes, _ = self.confirm.look(frame_bgr, follow_region(face.box, *frame_bgr.shape[:2]))
+        return any(iou_xywh((x1, y1, x2 - x1, y2 - y1), face.box) >= self.nms_iou for x1, y1, x2, y2 in boxes)
 
     def _merged(self, found: list[tuple[np.ndarray, np.ndarray]], height: int, width: int) -> list[Detection]:
         """Every run's candidates in one weighted NMS, clipped to the frame, too small ones left out."""
