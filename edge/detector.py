@@ -239,12 +239,10 @@ def covering(height: int, width: int, side: int) -> tuple[Region, ...]:
 
 @dataclass(frozen=True)
 class Pass:
-    """One model run over each region of a frame; ``confirmed``: its faces count only once ``short``
-    around them agrees (``FaceDetector._confirmed``)."""
+    """One model run over each region of a frame."""
 
     model: BlazeFace
     regions: Callable[[int, int], tuple[Region, ...]]
-    confirmed: bool = False
 
     def candidates(self, frame_bgr: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.model.look(frame_bgr, region) for region in self.regions(*frame_bgr.shape[:2])]
@@ -320,18 +318,13 @@ class FaceDetector:
                 models[name, threshold] = BlazeFace(name, threshold, threads)
             return models[name, threshold]
 
-        confirming = model == "multiscale"
-        self.confirm = blazeface(*CONFIRM) if confirming else None
-        self.passes = [
-            Pass(blazeface(name, kind), regions, confirming and name == "full")
-            for name, regions, kind in PLANS[model] + extra
-        ]
+        self.passes = [Pass(blazeface(name, kind), regions) for name, regions, kind in PLANS[model] + extra]
         self.stream_plan: StreamPlan | None = None  # None: a stream's frame gets the photo's passes
-        self.full_models: set[BlazeFace] = set()  # a stream's search steps whose new faces need confirming
+        self.confirm: BlazeFace | None = None  # multiscale: the second opinion on ``full``'s faces
         if model == "multiscale":
             search = [(blazeface(name, kind), regions) for name, regions, kind in STREAM_SEARCH + extra]
             self.stream_plan = StreamPlan(search, blazeface(*FOLLOW))
-            self.full_models = {blazeface(name, kind) for name, _, kind in STREAM_SEARCH + extra if name == "full"}
+            self.confirm = blazeface(*CONFIRM)
 
     def detect(self, frame_bgr: np.ndarray, stream: bool = False) -> list[Detection]:
         """Faces in a BGR frame, best first, boxes clipped to the frame and at least ``min_face_px`` tall.
@@ -343,13 +336,13 @@ class FaceDetector:
             found = []
             for one_pass in self.passes:
                 candidates = one_pass.candidates(frame_bgr)
-                found += self._confirmed(frame_bgr, candidates) if one_pass.confirmed else candidates
+                found += self._confirmed(frame_bgr, candidates) if self._doubted(one_pass.model) else candidates
             return self._merged(found, height, width)
         following, (model, region) = self.stream_plan.runs(height, width)
         found = self._merged([follow.look(frame_bgr, around) for follow, around in following], height, width)
         searched = self._merged([model.look(frame_bgr, region)], height, width)
         new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
-        if model in self.full_models:
+        if self._doubted(model):
             new = [face for face in new if self._agrees(frame_bgr, face)]
         detections = sorted(found + new, key=lambda face: -face.score)
         self.stream_plan.update([detection.box for detection in detections])
@@ -364,18 +357,21 @@ class FaceDetector:
         """Frames a stream's search takes to look at every region of a frame this size once (1 without one)."""
         return len(self.stream_plan.cycle(height, width)) if self.stream_plan else 1
 
+    def _doubted(self, model: BlazeFace) -> bool:
+        """Whether this model's faces need the second opinion: ``full``'s, in ``multiscale``."""
+        return self.confirm is not None and model.spec is SPECS["full"]
+
     def _confirmed(
         self, frame_bgr: np.ndarray, candidates: list[tuple[np.ndarray, np.ndarray]]
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """A ``full`` pass's candidates merged into faces, only those ``short`` agrees with kept, as
         candidates (x1, y1, x2, y2 boxes and scores) for the frame's one merge."""
-        faces = self._merged(candidates, *frame_bgr.shape[:2])
-        return [
-            (np.array([[x, y, x + w, y + h]], dtype=np.float32), np.array([face.score], dtype=np.float32))
-            for face in faces
-            if self._agrees(frame_bgr, face)
-            for x, y, w, h in [face.box]
-        ]
+        kept = []
+        for face in self._merged(candidates, *frame_bgr.shape[:2]):
+            if self._agrees(frame_bgr, face):
+                x, y, w, h = face.box
+                kept.append((np.array([[x, y, x + w, y + h]], dtype=np.float32), np.array([face.score], np.float32)))
+        return kept
 
     def _agrees(self, frame_bgr: np.ndarray, face: Detection) -> bool:
         """Whether ``short`` on a square three times the face's height around it finds the same face."""

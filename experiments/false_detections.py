@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import argparse
 
-from edge.detector import MIN_SCORE, BlazeFace, FaceDetector, squares, surround, whole
+from edge.detector import FULL, MIN_SCORE, SHORT, SQUARES, SURROUND, BlazeFace, FaceDetector
 from edge.tools.measure_detector import face_free_clip, face_free_frames
 
 NEAR = 0.1  # show a pass's best score when it is this close to its threshold
+PASSES = {"full": FULL, "squares": SQUARES, "short": SHORT, "surround": SURROUND}  # the default's, edge/detector.py
 
 
 def pass_scores(frame, models: dict) -> list[str]:
-    """``name best/threshold`` for each photo pass whose best score on ``frame`` is within ``NEAR`` of its
+    """``name best/threshold`` for each pass whose best score on ``frame`` is within ``NEAR`` of its
     threshold (a star where it reaches it)."""
-    passes = {"full": ("full", whole), "squares": ("full", squares), "short": ("short", whole)}
-    passes["surround"] = ("short", surround)
     shown = []
     height, width = frame.shape[:2]
-    for name, (model, regions) in passes.items():
-        threshold = MIN_SCORE["short" if name == "surround" else name]
-        best = max(
-            (float(s.max()) for r in regions(height, width) for _, s in [models[model].look(frame, r)] if len(s)),
-            default=0.0,
-        )
-        if best >= threshold - NEAR:
-            shown.append(f"{name} {best:.3f}/{threshold}{'*' if best >= threshold else ''}")
+    for name, (model, regions, kind) in PASSES.items():
+        scores = [models[model].look(frame, region)[1] for region in regions(height, width)]
+        best = max((float(s.max()) for s in scores if len(s)), default=0.0)
+        if best >= MIN_SCORE[kind] - NEAR:
+            shown.append(f"{name} {best:.3f}/{MIN_SCORE[kind]}{'*' if best >= MIN_SCORE[kind] else ''}")
     return shown
 
 
