@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.preprocess import shrink
 from edge.runtime import load_interpreter
 from edge.stream_plan import Region, StreamPlan, follow_region
 from edge.tracker import iou_xywh
@@ -113,7 +114,7 @@ class Letterbox:
         self.pad_y = (size - self.resized[1]) // 2
 
     def apply(self, frame_bgr: np.ndarray) -> np.ndarray:
-        resized = cv2.resize(frame_bgr, self.resized, interpolation=cv2.INTER_AREA)
+        resized = shrink(frame_bgr, *self.resized)
         return cv2.copyMakeBorder(
             resized,
             self.pad_y,
@@ -173,7 +174,7 @@ class BlazeFace:
         x, y, w, h = region
         height, width = frame_bgr.shape[:2]
         scale = self.spec.input_size / max(w, h)
-        small = cv2.resize(frame_bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        small = shrink(frame_bgr, round(width * scale), round(height * scale))
         canvas = np.full((round(h * scale), round(w * scale), 3), GRAY, dtype=np.uint8)
         left, top = round(-x * scale), round(-y * scale)
         x1, y1 = max(left, 0), max(top, 0)
@@ -281,8 +282,9 @@ class FaceDetector:
       fill the frame and many tightly framed ones (an ID photo, a profile picture), ``short`` finds those
       but nothing under ~90 px in 640x480 (docs/detector.md). On a stream's frame (``stream=True``) the
       photo's cost (six model runs) would take a 640x480 pipeline far below 100 fps on one thread, so
-      there a ``StreamPlan`` (edge/stream_plan.py) spends about two: ``short`` around each face found in
-      the last frames, and one region of a search that rotates over the frame (``STREAM_SEARCH``).
+      there a ``StreamPlan`` (edge/stream_plan.py) spends one or two: ``short`` around each face found in
+      the last frames, and one region of a search that rotates over the frame (``STREAM_SEARCH``), every
+      frame while nobody is in view and every other frame while someone is.
     * A face that ``full`` finds in a ``multiscale`` pass (a photo's squares or tiles, a stream's search step)
       counts only when ``short`` on a square three times its height around it finds it too: ``full``
       takes some fists and blobs for faces, ``short`` seen that close does not (docs/detector.md).
@@ -338,13 +340,11 @@ class FaceDetector:
                 candidates = one_pass.candidates(frame_bgr)
                 found += self._confirmed(frame_bgr, candidates) if self._doubted(one_pass.model) else candidates
             return self._merged(found, height, width)
-        following, (model, region) = self.stream_plan.runs(height, width)
+        following, search = self.stream_plan.runs(height, width)
         found = self._merged([follow.look(frame_bgr, around) for follow, around in following], height, width)
-        searched = self._merged([model.look(frame_bgr, region)], height, width)
-        new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
-        if self._doubted(model):
-            new = [face for face in new if self._agrees(frame_bgr, face)]
-        detections = sorted(found + new, key=lambda face: -face.score)
+        if search:
+            found += self._searched(frame_bgr, *search, found)
+        detections = sorted(found, key=lambda face: -face.score)
         self.stream_plan.update([detection.box for detection in detections])
         return detections
 
@@ -356,6 +356,12 @@ class FaceDetector:
     def search_frames(self, height: int, width: int) -> int:
         """Frames a stream's search takes to look at every region of a frame this size once (1 without one)."""
         return len(self.stream_plan.cycle(height, width)) if self.stream_plan else 1
+
+    def _searched(self, frame_bgr: np.ndarray, model: BlazeFace, region: Region, found: list[Detection]) -> list:
+        """The faces a stream's search step finds that are not among those ``found`` around followed faces."""
+        searched = self._merged([model.look(frame_bgr, region)], *frame_bgr.shape[:2])
+        new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]
+        return [face for face in new if self._agrees(frame_bgr, face)] if self._doubted(model) else new
 
     def _doubted(self, model: BlazeFace) -> bool:
         """Whether this model's faces need the second opinion: ``full``'s, in ``multiscale``."""

@@ -33,11 +33,12 @@ def normalize_contrast(gray: np.ndarray, method: str) -> np.ndarray:
 
 
 def shrink(crop: np.ndarray, width: int, height: int) -> np.ndarray:
-    """The crop at the model's input size. Down: a box filter (INTER_AREA) is the right way, but OpenCV's is
-    slow at non-integer factors (a tenth of the int8 model's invoke per 100-260 px face crop), so a
-    crop over twice the target size first goes bilinearly to exactly twice it, then through an exact 2x2 box
-    average: several times faster, and the same prediction for 99% of faces (experiments/resize_check.py). Up (a face
-    smaller than the input): bilinear."""
+    """The crop (gray, or a detector's BGR region) at the model's input size. Down: a box filter (INTER_AREA)
+    is the right way, but OpenCV's is slow at non-integer factors (a tenth of the int8 model's invoke per
+    100-260 px face crop; 1-2 ms, a third of a BlazeFace run, for a 640x480 frame), so an image over twice the
+    target size first goes bilinearly to exactly twice it, then through an exact 2x2 box average: several
+    times faster, and the same prediction for 99% of faces (experiments/resize_check.py). Up (a face smaller
+    than the input): bilinear."""
     if crop.shape[:2] == (height, width):
         return crop
     if crop.shape[0] > 2 * height and crop.shape[1] > 2 * width:

@@ -13,10 +13,15 @@ they were a frame ago. So each frame runs
 * one step of the search for new faces, the steps taken in turn: ``full`` on the whole frame, ``short`` on
   the whole frame (close, tightly framed faces that ``full`` drops), then ``full`` on each square (every
   face 1.7 times as large as in the whole frame; with ``small_faces`` then each of the twelve tiles too).
+  With nobody in view the search takes a step every frame; while a face is followed, every ``SEARCH_PACE``
+  frames: a search step (mostly ``full``, ~5 ms here) costs twice a face's follow, and a frame that already
+  shows someone has less need to find the next one at once.
 
-A new face is found within one cycle of the search (six frames in 640x480) and followed from then on; the
-cost per frame is one search step plus ~2 ms per face in view. The plan only says where to look;
-``FaceDetector.detect`` runs the models and takes a followed face's box from the run around it.
+A first face is found within one cycle of the search (six frames in 640x480), a face beside it within
+``SEARCH_PACE`` cycles (twelve frames, 0.4 s at 30 fps), and followed from then on; the cost per frame is
+~2 ms per face in view plus a search step every frame (nobody in view) or every other frame. The plan only
+says where to look; ``FaceDetector.detect`` runs the models and takes a followed face's box from the run
+around it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ Model = TypeVar("Model")  # whatever runs on a region: the plan only says where
 
 FOLLOW_SIDE = 3  # a followed face's region: this many times its height, square, centred on its last box
 KEEP_MISSED = 5  # frames a followed face is still looked for after it was last found (a blink, motion blur)
+SEARCH_PACE = 2  # while a face is followed, the search takes a step every this many frames (else every frame)
 SAME_FACE_IOU = 0.3  # a detection overlapping a followed face this much is that face, found again
 
 
@@ -63,26 +69,30 @@ class StreamPlan(Generic[Model]):
         self.search = search
         self.follow = follow
         self.followed: list[Followed] = []
-        self.step = 0  # frames planned since the start (or the last change of frame size)
+        self.frame = 0  # frames planned since the start (or the last change of frame size)
+        self.step = 0  # search steps taken since then
+        self._searching = False  # whether the frame planned last takes a search step
         self._shape: tuple[int, int] = (0, 0)
 
     def restart(self) -> None:
         """Forget the followed faces and start the search from its first step."""
-        self.followed, self.step = [], 0
+        self.followed, self.frame, self.step = [], 0, 0
 
     def cycle(self, height: int, width: int) -> list[tuple[Model, Region]]:
         """The search's steps for this frame size, in the order they are taken."""
         return [(model, region) for model, regions in self.search for region in regions(height, width)]
 
-    def runs(self, height: int, width: int) -> tuple[list[tuple[Model, Region]], tuple[Model, Region]]:
+    def runs(self, height: int, width: int) -> tuple[list[tuple[Model, Region]], tuple[Model, Region] | None]:
         """This frame's model runs: one around each followed face (a region two faces share runs once), and
-        the search's next step. A new frame size (a reconnected camera) starts the plan afresh."""
+        the search's next step, or None on a frame that skips it (``SEARCH_PACE``). A new frame size (a
+        reconnected camera) starts the plan afresh."""
         if (height, width) != self._shape:
             self.restart()
             self._shape = (height, width)
         cycle = self.cycle(height, width)
         following = dict.fromkeys((self.follow, follow_region(f.box, height, width)) for f in self.followed)
-        return list(following), cycle[self.step % len(cycle)]
+        self._searching = not self.followed or self.frame % SEARCH_PACE == 0
+        return list(following), cycle[self.step % len(cycle)] if self._searching else None
 
     def update(self, faces: Sequence[Box]) -> None:
         """After the frame: its faces are followed from their new boxes; a followed face not among them is
@@ -93,4 +103,5 @@ class StreamPlan(Generic[Model]):
             if f.missed < KEEP_MISSED and all(iou_xywh(f.box, face) < SAME_FACE_IOU for face in faces)
         ]
         self.followed = [Followed(face) for face in faces] + missing
-        self.step += 1
+        self.frame += 1
+        self.step += self._searching

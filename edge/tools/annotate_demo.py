@@ -23,8 +23,8 @@ from common.errors import UserError
 from edge.bench.stream import FRAME_H, FRAME_W, sample_face
 
 # Side of the first face's patch; its detector box is about 60% of it. At 640x480 the full-range detector
-# loses this face below a patch of about 90 px, so it shrinks no further (``--min-face-px 60`` makes its
-# small half "too small", which the tests use).
+# loses this face below a patch of about 90 px, so it shrinks no further (``--min-face-px 75`` makes it
+# "too small" in the middle third of the clip, which the tests use).
 LARGEST, SMALLEST = 200, 96
 SECOND_FACE_AT_S = 3.0
 SECOND_FACE_SIDE = 130

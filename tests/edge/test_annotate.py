@@ -129,17 +129,18 @@ def test_timeline_png_has_a_band_per_face_in_the_emotion_colours(annotated):
 
 
 def test_faces_under_min_face_px_are_marked_too_small_not_classified(tmp_path, clip, shipped_model):
-    """With --min-face-px 60 the first face's small half is "too small": no id, no scores, a gray box."""
+    """With --min-face-px 75 the first face, in the middle third of the clip where it is smallest (boxes down to
+    ~60 px), is "too small": no id, no scores, a gray box."""
     config = edge_config(tmp_path, shipped_model, clip)
     result = run_edge(
-        "annotate", str(clip), "--config", str(config), "--out", str(tmp_path / "out"), "--min-face-px", "60"
+        "annotate", str(clip), "--config", str(config), "--out", str(tmp_path / "out"), "--min-face-px", "75"
     )
     assert result.returncode == 0, result.stderr
     rows = read_rows(tmp_path / "out")
     small = [row for row in rows if row["emotion"] == "too_small"]
-    assert small and all(int(row["h"]) < 60 for row in small)
+    assert len(small) >= 10 and all(int(row["h"]) <= 75 for row in small)  # h is rounded
     assert all(row["face_id"] == "" and row["scores.happy"] == "" and row["confidence"] == "" for row in small)
-    assert all(int(row["h"]) >= 60 for row in rows if row["emotion"] != "too_small")
+    assert all(int(row["h"]) >= 75 for row in rows if row["emotion"] != "too_small")
     row = small[len(small) // 2]
     assert box_drawn(read_frame(tmp_path / "out" / "annotated.mp4", int(row["frame"])), row_box(row), TOO_SMALL_COLOUR)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["too_small"] == len(small)

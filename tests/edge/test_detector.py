@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.bench.stream import sample_face
 from edge.detector import (
     MIN_SCORE,
     SPECS,
@@ -19,7 +20,8 @@ from edge.detector import (
     tiles,
     weighted_nms,
 )
-from edge.stream_plan import follow_region
+from edge.stream_plan import SEARCH_PACE, follow_region
+from edge.tools.annotate_demo import SECOND_FACE_AT_S, backdrop, demo_frame
 from edge.tools.measure_detector import FRAMINGS, face_clip, face_frames, face_free_frames, found
 from edge.tracker import iou_xywh
 from tests.edge.conftest import sample_frames
@@ -134,8 +136,9 @@ def recorded_runs(monkeypatch) -> list:
 def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run_per_face(monkeypatch):
     """The cost that keeps a 640x480 stream above 100 fps: a photo gets ``full`` on each of four squares,
     ``short`` around the face they found (to confirm it), and ``short`` on the whole of it and on it in a gray
-    surround; a stream's frame one step of the search (here ``full``, then ``short`` on the whole frame),
-    ``short`` around a face the search finds new (to confirm it) and ``short`` around the face found before."""
+    surround; a stream's frame one step of the search (here ``full``, then ``short`` on the whole frame; while
+    a face is followed, every other frame), ``short`` around a face the search finds new (to confirm it) and
+    ``short`` around the face found before."""
     runs = recorded_runs(monkeypatch)
     detector = FaceDetector()
     face, wall = sample_frames()[1], np.full((480, 640, 3), 90, np.uint8)
@@ -147,8 +150,10 @@ def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run
     runs.clear()
     (first,) = detector.detect(face, stream=True)
     (second,) = detector.detect(face, stream=True)
-    assert runs[0] == (192, whole_frame) and runs[3] == (128, whole_frame) and len(runs) == 4
-    assert runs[1] == runs[2] == (128, follow_region(first.box, 480, 640))
+    (third,) = detector.detect(face, stream=True)
+    assert runs[0] == (192, whole_frame) and runs[4] == (128, whole_frame) and len(runs) == 5
+    assert runs[1] == runs[2] == (128, follow_region(first.box, 480, 640))  # confirmed, then followed
+    assert runs[3] == (128, follow_region(second.box, 480, 640))  # followed, then the search's next step
     detector.new_stream()
     runs.clear()
     assert [detector.detect(wall, stream=True) for _ in range(7)] == [[]] * 7
@@ -239,6 +244,18 @@ def test_the_region_followed_moves_with_a_drifting_face():
         if number:
             (x, y, w, h), (fx, fy, fw, fh) = followed[0], truth
             assert x <= fx and y <= fy and fx + fw <= x + w and fy + fh <= y + h, (number, followed, truth)
+
+
+def test_a_face_joining_a_followed_one_is_found_within_search_pace_cycles_of_the_search():
+    """While a face is followed the search steps every ``SEARCH_PACE`` frames: a second face (the demo clip's,
+    as it joins) is found within that many cycles (twelve frames), and the first is followed all along."""
+    face, wall, fps = sample_face(), backdrop(), 15.0
+    joined = round(SECOND_FACE_AT_S * fps)
+    alone, both = (demo_frame(face, wall, index, 75, fps) for index in (joined - 1, joined))
+    detector = FaceDetector()
+    assert [len(detector.detect(alone, stream=True)) for _ in range(6)][-1] == 1
+    counts = [len(detector.detect(both, stream=True)) for _ in range(SEARCH_PACE * 6)]
+    assert min(counts) >= 1 and counts[-1] == 2, counts
 
 
 def test_on_a_stream_short_finds_the_close_face_full_drops():
