@@ -284,7 +284,7 @@ class FaceDetector:
       photo's cost (six model runs) would take a 640x480 pipeline far below 100 fps on one thread, so
       there a ``StreamPlan`` (edge/stream_plan.py) spends one or two: ``short`` around each face found in
       the last frames, and one region of a search that rotates over the frame (``STREAM_SEARCH``), every
-      frame while nobody is in view and every other frame while someone is.
+      frame while nobody is in view and every third frame while the faces in view are found.
     * A face that ``full`` finds in a ``multiscale`` pass (a photo's squares or tiles, a stream's search step)
       counts only when ``short`` on a square three times its height around it finds it too: ``full``
       takes some fists and blobs for faces, ``short`` seen that close does not (docs/detector.md).

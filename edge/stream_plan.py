@@ -13,15 +13,14 @@ they were a frame ago. So each frame runs
 * one step of the search for new faces, the steps taken in turn: ``full`` on the whole frame, ``short`` on
   the whole frame (close, tightly framed faces that ``full`` drops), then ``full`` on each square (every
   face 1.7 times as large as in the whole frame; with ``small_faces`` then each of the twelve tiles too).
-  With nobody in view the search takes a step every frame; while a face is followed, every ``SEARCH_PACE``
-  frames: a search step (mostly ``full``, ~5 ms here) costs twice a face's follow, and a frame that already
-  shows someone has less need to find the next one at once.
+  While every followed face was found in the last frame, the search takes a step only every ``SEARCH_PACE``
+  frames: a step (mostly ``full``) costs two or three follows, and a frame that shows its faces has less need
+  to find the next one at once. With nobody in view, or a followed face just missed, it steps every frame.
 
-A first face is found within one cycle of the search (six frames in 640x480), a face beside it within
-``SEARCH_PACE`` cycles (twelve frames, 0.4 s at 30 fps), and followed from then on; the cost per frame is
-~2 ms per face in view plus a search step every frame (nobody in view) or every other frame. The plan only
-says where to look; ``FaceDetector.detect`` runs the models and takes a followed face's box from the run
-around it.
+A first face is found within one cycle of the search (six frames in 640x480), a face beside one in view
+within ``SEARCH_PACE`` cycles (18 frames, 0.6 s at 30 fps), and followed from then on; the cost per frame is
+~2 ms per face in view plus a search step every frame (nobody in view) or every third. The plan only says
+where to look; ``FaceDetector.detect`` runs the models and takes a followed face's box from the run around it.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ Model = TypeVar("Model")  # whatever runs on a region: the plan only says where
 
 FOLLOW_SIDE = 3  # a followed face's region: this many times its height, square, centred on its last box
 KEEP_MISSED = 5  # frames a followed face is still looked for after it was last found (a blink, motion blur)
-SEARCH_PACE = 2  # while a face is followed, the search takes a step every this many frames (else every frame)
+SEARCH_PACE = 3  # while every followed face is found, the search takes a step every this many frames
 SAME_FACE_IOU = 0.3  # a detection overlapping a followed face this much is that face, found again
 
 
@@ -91,7 +90,8 @@ class StreamPlan(Generic[Model]):
             self._shape = (height, width)
         cycle = self.cycle(height, width)
         following = dict.fromkeys((self.follow, follow_region(f.box, height, width)) for f in self.followed)
-        self._searching = not self.followed or self.frame % SEARCH_PACE == 0
+        all_found = self.followed and not any(f.missed for f in self.followed)
+        self._searching = not all_found or self.frame % SEARCH_PACE == 0
         return list(following), cycle[self.step % len(cycle)] if self._searching else None
 
     def update(self, faces: Sequence[Box]) -> None:

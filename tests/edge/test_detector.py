@@ -137,8 +137,8 @@ def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run
     """The cost that keeps a 640x480 stream above 100 fps: a photo gets ``full`` on each of four squares,
     ``short`` around the face they found (to confirm it), and ``short`` on the whole of it and on it in a gray
     surround; a stream's frame one step of the search (here ``full``, then ``short`` on the whole frame; while
-    a face is followed, every other frame), ``short`` around a face the search finds new (to confirm it) and
-    ``short`` around the face found before."""
+    the faces followed are found, every ``SEARCH_PACE`` frames), ``short`` around a face the search finds new
+    (to confirm it) and ``short`` around the face found before."""
     runs = recorded_runs(monkeypatch)
     detector = FaceDetector()
     face, wall = sample_frames()[1], np.full((480, 640, 3), 90, np.uint8)
@@ -148,12 +148,10 @@ def test_a_photo_gets_every_pass_and_a_stream_frame_one_search_step_plus_one_run
     assert runs[4][0] == 128 and iou_xywh(runs[4][1], follow_region(photo_face.box, 480, 640)) > 0.8
     assert runs[5:] == [(128, whole_frame), (128, (-320, -320, 1280, 1120))]
     runs.clear()
-    (first,) = detector.detect(face, stream=True)
-    (second,) = detector.detect(face, stream=True)
-    (third,) = detector.detect(face, stream=True)
-    assert runs[0] == (192, whole_frame) and runs[4] == (128, whole_frame) and len(runs) == 5
-    assert runs[1] == runs[2] == (128, follow_region(first.box, 480, 640))  # confirmed, then followed
-    assert runs[3] == (128, follow_region(second.box, 480, 640))  # followed, then the search's next step
+    faces = [detector.detect(face, stream=True)[0] for _ in range(SEARCH_PACE + 1)]
+    assert runs[0] == (192, whole_frame) and runs[1] == (128, follow_region(faces[0].box, 480, 640))  # confirmed
+    followed = [(128, follow_region(one.box, 480, 640)) for one in faces[:-1]]
+    assert runs[2:] == followed + [(128, whole_frame)]  # followed each frame, the next search step a pace later
     detector.new_stream()
     runs.clear()
     assert [detector.detect(wall, stream=True) for _ in range(7)] == [[]] * 7
@@ -248,7 +246,7 @@ def test_the_region_followed_moves_with_a_drifting_face():
 
 def test_a_face_joining_a_followed_one_is_found_within_search_pace_cycles_of_the_search():
     """While a face is followed the search steps every ``SEARCH_PACE`` frames: a second face (the demo clip's,
-    as it joins) is found within that many cycles (twelve frames), and the first is followed all along."""
+    as it joins) is found within that many cycles (18 frames), and the first is followed all along."""
     face, wall, fps = sample_face(), backdrop(), 15.0
     joined = round(SECOND_FACE_AT_S * fps)
     alone, both = (demo_frame(face, wall, index, 75, fps) for index in (joined - 1, joined))

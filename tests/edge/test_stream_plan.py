@@ -1,6 +1,6 @@
 """The stream plan on its own (no models): the search visits every region in turn (every ``SEARCH_PACE``
-frames while a face is followed), the regions around the faces found follow them, and a face no longer
-found is dropped after ``KEEP_MISSED`` frames."""
+frames while the faces followed are found), the regions around the faces found follow them, and a face no
+longer found is dropped after ``KEEP_MISSED`` frames."""
 
 from edge.detector import squares, whole
 from edge.stream_plan import FOLLOW_SIDE, KEEP_MISSED, SEARCH_PACE, StreamPlan, follow_region
@@ -47,7 +47,8 @@ def test_a_face_is_looked_at_again_around_its_last_box_until_missed_too_long():
     assert stream.runs(480, 640)[0] == [("follow", (330 - side // 2, 228 - side // 2, side, side))]
     for _ in range(KEEP_MISSED):
         stream.update([])
-        assert len(stream.runs(480, 640)[0]) == 1
+        following, search = stream.runs(480, 640)
+        assert len(following) == 1 and search is not None  # a face missed: the search steps every frame
     stream.update([])
     assert stream.runs(480, 640)[0] == []
 
