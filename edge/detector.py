@@ -357,7 +357,9 @@ class FaceDetector:
         """Frames a stream's search takes to look at every region of a frame this size once (1 without one)."""
         return len(self.stream_plan.cycle(height, width)) if self.stream_plan else 1
 
-    def _searched(self, frame_bgr: np.ndarray, model: BlazeFace, region: Region, found: list[Detection]) -> list:
+    def _searched(
+        self, frame_bgr: np.ndarray, model: BlazeFace, region: Region, found: list[Detection]
+    ) -> list[Detection]:
         """The faces a stream's search step finds that are not among those ``found`` around followed faces."""
         searched = self._merged([model.look(frame_bgr, region)], *frame_bgr.shape[:2])
         new = [face for face in searched if all(iou_xywh(face.box, known.box) <= self.nms_iou for known in found)]

@@ -23,7 +23,7 @@ def test_the_search_visits_every_region_once_a_cycle_one_per_frame():
     assert seen == expected + expected
 
 
-def test_while_a_face_is_followed_the_search_takes_a_step_every_search_pace_frames_in_the_same_order():
+def test_while_the_faces_followed_are_found_the_search_steps_every_search_pace_frames_in_the_same_order():
     stream = plan()
     searched = []
     for faces in [[]] * 2 + [[(300.0, 200.0, 40.0, 48.0)]] * (3 * SEARCH_PACE + 1):
