@@ -90,7 +90,7 @@ class StreamPlan(Generic[Model]):
             self._shape = (height, width)
         cycle = self.cycle(height, width)
         following = dict.fromkeys((self.follow, follow_region(f.box, height, width)) for f in self.followed)
-        all_found = self.followed and not any(f.missed for f in self.followed)
+        all_found = bool(self.followed) and not any(f.missed for f in self.followed)
         self._searching = not all_found or self.frame % SEARCH_PACE == 0
         return list(following), cycle[self.step % len(cycle)] if self._searching else None
 
